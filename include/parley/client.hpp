@@ -1,0 +1,471 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/detail/events.hpp>
+#include <parley/detail/names.hpp>
+#include <parley/detail/request.hpp>
+#include <parley/detail/token_bucket.hpp>
+#include <parley/detail/utf8.hpp>
+#include <parley/error_code.hpp>
+#include <parley/frame.hpp>
+#include <parley/fwd.hpp>
+#include <parley/limits.hpp>
+#include <parley/metrics.hpp>
+#include <parley/transport.hpp>
+#include <parley/version.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// One connection's session: decodes and validates its requests, enforces its
+/// rate limit and keepalive, and forwards work to the Lobby and its rooms' Hubs.
+/// It runs on its own lane; the embedder's transport calls `receive`, `pong` and
+/// `closed` from any thread.
+///
+/// Requests are handled in arrival order. A request that needs the Lobby (hello,
+/// nick, rooms, watch_lobby, create_room, join, dm) is completed before the next
+/// one starts; requests for a joined room go straight to its Hub, whose lane keeps
+/// their order.
+template <class Transport>
+class Client : public std::enable_shared_from_this<Client<Transport>> {
+    static_assert(detail::check_transport<Transport>());
+
+public:
+    using handle_type = typename Transport::handle_type;
+    using HubPtr = std::shared_ptr<Hub<Transport>>;
+
+    /// Created by `Lobby::connect`.
+    Client(Lobby<Transport>& lobby, handle_type handle, PeerInfo peer, std::uint64_t session)
+        : lobby_(lobby),
+          transport_(lobby.transport()),
+          limits_(lobby.limits()),
+          handle_(std::move(handle)),
+          peer_(std::move(peer)),
+          session_(session),
+          lane_(transport_.make_lane()),
+          bucket_(limits_.rate_burst, limits_.rate_per_second, transport_.now()),
+          strikes_(limits_.abuse_strikes, limits_.abuse_forgiveness_per_second, transport_.now()),
+          last_inbound_(transport_.now()) {}
+
+    /// An inbound text frame (any thread).
+    void receive(std::string text) {
+        post([this, text = std::move(text)]() mutable { on_frame(std::move(text)); });
+    }
+    /// The peer answered a ping (any thread).
+    void pong() {
+        post([this] { last_inbound_ = transport_.now(); });
+    }
+    /// The connection is gone (any thread); `code` is the close code seen, 1006 for a drop.
+    void closed(std::uint16_t code) {
+        post([this, code] { finalize(code); });
+    }
+
+    std::uint64_t session() const noexcept { return session_; }
+    const handle_type& handle() const noexcept { return handle_; }
+    const PeerInfo& peer() const noexcept { return peer_; }
+    /// True once the session has ended (read on its lane, or after the executor is idle).
+    bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+private:
+    friend class Lobby<Transport>;
+    friend class Hub<Transport>;
+    using time_point = std::chrono::steady_clock::time_point;
+
+    void post(Task task) {
+        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------
+
+    void start() {
+        post([this] {
+            identify_timer_ = transport_.start_timer(lane_, limits_.identify_timeout,
+                                                     [self = this->shared_from_this()] {
+                                                         if (self->nick_.empty())
+                                                             self->terminate(close_code::policy,
+                                                                             "hello expected");
+                                                     });
+            arm_keepalive(limits_.ping_interval);
+        });
+    }
+
+    void arm_keepalive(std::chrono::milliseconds delay) {
+        keepalive_timer_ = transport_.start_timer(
+            lane_, delay, [self = this->shared_from_this()] { self->on_keepalive(); });
+    }
+
+    void on_keepalive() {
+        if (closed_) return;
+        const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(transport_.now() -
+                                                                               last_inbound_);
+        if (idle >= limits_.idle_timeout) return terminate(close_code::normal, "idle timeout");
+        if (idle >= limits_.ping_interval) transport_.ping(handle_);
+        arm_keepalive(std::min(limits_.ping_interval, limits_.idle_timeout - idle));
+    }
+
+    /// Server-side close: the transport drops queued output now and this session
+    /// leaves everything at once, without waiting for the close handshake.
+    void terminate(std::uint16_t code, std::string_view reason) {
+        if (closed_) return;
+        transport_.close(handle_, code, reason);
+        finalize(code);
+    }
+
+    /// Closed by another lane (slow consumer): the transport was already told.
+    void closed_by_server(std::uint16_t code) {
+        post([this, code] { finalize(code); });
+    }
+
+    void finalize(std::uint16_t code) {
+        if (closed_) return;
+        closed_.store(true, std::memory_order_release);
+        inbox_.clear();
+        transport_.cancel_timer(keepalive_timer_);
+        transport_.cancel_timer(identify_timer_);
+        for (auto& [id, hub] : rooms_) hub->leave(session_, std::nullopt);
+        rooms_.clear();
+        lobby_.session_ended(this->shared_from_this(), nick_, code);
+    }
+
+    /// The same nickname was reclaimed with its token from a new connection.
+    void shut_down_replaced() {
+        post([this] { terminate(close_code::normal, "replaced by a new connection"); });
+    }
+
+    /// Lobby shutdown: say why, then close with 1001.
+    void shut_down(std::string reason) {
+        post([this, reason = std::move(reason)] {
+            if (closed_) return;
+            send(detail::encode_shutdown(reason));
+            terminate(close_code::going_away, "server shutting down");
+        });
+    }
+
+    // ---- inbound ----------------------------------------------------------------------------
+
+    void on_frame(std::string text) {
+        if (closed_) return;
+        auto& metrics = lobby_.metrics();
+        Metrics::add(metrics.frames_in);
+        Metrics::add(metrics.bytes_in, text.size());
+        const auto now = transport_.now();
+        last_inbound_ = now;
+        if (text.size() > limits_.max_frame_bytes) {
+            Metrics::add(metrics.protocol_closes);
+            return terminate(close_code::too_big, "frame too big");
+        }
+        if (!detail::is_valid_utf8(text)) {
+            Metrics::add(metrics.protocol_closes);
+            return terminate(close_code::invalid_payload, "invalid UTF-8");
+        }
+        auto request = std::make_unique<detail::Request>();
+        auto problem = detail::Request::parse(text, limits_, *request);
+        if (!bucket_.try_take(now)) {
+            Metrics::add(metrics.rate_limited);
+            if (!strikes_.try_take(now)) {
+                Metrics::add(metrics.policy_closes);
+                return terminate(close_code::policy, "too many requests");
+            }
+            return error(request->ref(), ErrorCode::rate_limited,
+                         "slow down: at most " + std::to_string(limits_.rate_per_second) +
+                             " requests per second");
+        }
+        if (problem) {
+            // A bad frame costs a strike too, so a garbage flood is closed like any other.
+            if (!strikes_.try_take(now)) {
+                Metrics::add(metrics.policy_closes);
+                return terminate(close_code::policy, "too many bad requests");
+            }
+            return error(request->ref(), problem->code, problem->message);
+        }
+        if (busy_) return inbox_.push_back(std::move(request));
+        dispatch(*request);
+    }
+
+    /// Called on this lane when a Lobby round trip ends; runs queued requests.
+    void resume() {
+        busy_ = false;
+        while (!busy_ && !closed_ && !inbox_.empty()) {
+            auto next = std::move(inbox_.front());
+            inbox_.pop_front();
+            dispatch(*next);
+        }
+    }
+
+    void complete() {
+        post([this] { resume(); });
+    }
+
+    void dispatch(detail::Request& rq) {
+        const auto type = rq.type();
+        if (type == "ping") return send(detail::encode_pong(rq.ref()));
+        if (type == "hello") return on_hello(rq);
+        if (!is_known_type(type))
+            return error(rq.ref(), ErrorCode::unknown_type,
+                         "unknown request type \"" + std::string(type) + "\"");
+        if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
+        if (type == "send") return on_send(rq);
+        if (type == "typing") return on_typing(rq);
+        if (type == "join") return on_join(rq);
+        if (type == "leave") return on_leave(rq);
+        if (type == "history") return on_history(rq);
+        if (type == "delete") return on_delete(rq);
+        if (type == "rooms") return on_rooms(rq);
+        if (type == "watch_lobby") return on_watch_lobby(rq);
+        if (type == "create_room") return on_create_room(rq);
+        if (type == "nick") return on_nick(rq);
+        if (type == "dm") return on_dm(rq);
+    }
+
+    static bool is_known_type(std::string_view type) {
+        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "rooms",
+                           "watch_lobby", "create_room", "nick", "dm"})
+            if (type == known) return true;
+        return false;
+    }
+
+    /// Ends a request whose fields failed validation; true when it did.
+    bool rejected(detail::Request& rq) {
+        if (!rq.problem()) return false;
+        error(rq.ref(), rq.problem()->code, rq.problem()->message);
+        return true;
+    }
+
+    // ---- requests ----------------------------------------------------------------------------
+
+    void on_hello(detail::Request& rq) {
+        if (!nick_.empty())
+            return error(rq.ref(), ErrorCode::already_identified, "already identified as " + nick_);
+        const auto nick = rq.required_string("nick");
+        const auto token = rq.optional_string("token");
+        if (rejected(rq)) return;
+        if (!detail::is_valid_nick(nick, limits_))
+            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+        busy_ = true;
+        lobby_.claim_nick(this->shared_from_this(), std::string(nick),
+                          std::string(token.value_or("")), rq.ref());
+    }
+
+    /// The Lobby's answer to hello: `token` empty means the nick was refused.
+    void identified(std::string nick, std::string token, detail::Ref ref) {
+        post([this, nick = std::move(nick), token = std::move(token), ref = std::move(ref)] {
+            if (!closed_) {
+                nick_ = nick;
+                token_ = token;
+                transport_.cancel_timer(identify_timer_);
+                send(detail::encode_welcome(ref, lobby_.session_name(session_), nick_, token_,
+                                            limits_));
+            }
+            resume();
+        });
+    }
+
+    void on_nick(detail::Request& rq) {
+        const auto nick = rq.required_string("nick");
+        if (rejected(rq)) return;
+        if (!detail::is_valid_nick(nick, limits_))
+            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+        busy_ = true;
+        lobby_.rename(this->shared_from_this(), nick_, std::string(nick), rq.ref());
+    }
+
+    void renamed(std::string nick, detail::Ref ref) {
+        post([this, nick = std::move(nick), ref = std::move(ref)] {
+            if (!closed_) {
+                std::string old = std::exchange(nick_, nick);
+                send(detail::encode_nick_changed(ref, "", old, nick_));
+                for (auto& [id, hub] : rooms_) hub->rename(session_, old, nick_);
+            }
+            resume();
+        });
+    }
+
+    void on_rooms(detail::Request& rq) {
+        busy_ = true;
+        lobby_.list_rooms(this->shared_from_this(), rq.ref());
+    }
+
+    void on_watch_lobby(detail::Request& rq) {
+        busy_ = true;
+        lobby_.add_watcher(this->shared_from_this(), rq.ref());
+    }
+
+    void on_create_room(detail::Request& rq) {
+        const auto name = rq.required_string("name");
+        if (rejected(rq)) return;
+        if (!detail::is_valid_room_name(name, limits_))
+            return error(rq.ref(), ErrorCode::room_name_invalid,
+                         "a room name has 1 to " + std::to_string(limits_.max_room_name_chars) +
+                             " characters, no control characters and no leading or trailing space");
+        busy_ = true;
+        lobby_.create_room_for(this->shared_from_this(), std::string(name), rq.ref());
+    }
+
+    void on_join(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto since = rq.optional_count("since");
+        const auto epoch = rq.optional_string("epoch");
+        const auto history = rq.optional_count("history");
+        if (rejected(rq)) return;
+        if (!rooms_.count(std::string(room)) && rooms_.size() >= limits_.max_rooms_per_client)
+            return error(rq.ref(), ErrorCode::too_many_rooms,
+                         "at most " + std::to_string(limits_.max_rooms_per_client) +
+                             " rooms at once");
+        typename Hub<Transport>::JoinRequest join;
+        join.client = this->shared_from_this();
+        join.handle = handle_;
+        join.session = session_;
+        join.nick = nick_;
+        join.since = since;
+        if (epoch) join.epoch = std::string(*epoch);
+        join.history = history;
+        join.ref = rq.ref();
+        busy_ = true;
+        lobby_.route_join(std::string(room), std::move(join));
+    }
+
+    /// The Hub's answer to join: `hub` null when it was refused.
+    void join_finished(std::string room, HubPtr hub) {
+        post([this, room = std::move(room), hub = std::move(hub)] {
+            if (hub) {
+                if (closed_) hub->leave(session_, std::nullopt);
+                else rooms_[room] = hub;
+            }
+            resume();
+        });
+    }
+
+    /// The Hub of a joined room, or an error reply and null.
+    HubPtr joined_hub(detail::Request& rq, std::string_view room) {
+        if (rejected(rq)) return nullptr;
+        auto it = rooms_.find(std::string(room));
+        if (it != rooms_.end()) return it->second;
+        error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
+        return nullptr;
+    }
+
+    void on_leave(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        auto hub = joined_hub(rq, room);
+        if (!hub) return;
+        rooms_.erase(std::string(room));
+        hub->leave(session_, rq.ref());
+    }
+
+    /// Checks message text; true when it is acceptable.
+    bool valid_text(detail::Request& rq, std::string_view text) {
+        if (rejected(rq)) return false;
+        bool blank = true;
+        detail::CodePoints cps(text);
+        for (std::uint32_t cp; blank && cps.next(cp);)
+            blank = detail::is_space_or_invisible(cp);
+        if (blank) return error(rq.ref(), ErrorCode::text_empty, "text is empty"), false;
+        if (detail::count_code_points(text) > limits_.max_text_chars)
+            return error(rq.ref(), ErrorCode::text_too_long,
+                         "text is longer than " + std::to_string(limits_.max_text_chars) +
+                             " characters"),
+                   false;
+        return true;
+    }
+
+    std::optional<std::string> client_id(detail::Request& rq) {
+        const auto id = rq.optional_string("client_id");
+        if (id && id->size() > limits_.max_client_id_bytes)
+            rq.fail(ErrorCode::bad_request,
+                    "\"client_id\" is longer than " + std::to_string(limits_.max_client_id_bytes) +
+                        " bytes");
+        return id ? std::optional<std::string>(std::string(*id)) : std::nullopt;
+    }
+
+    void on_send(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto text = rq.required_string("text");
+        auto id = client_id(rq);
+        if (!valid_text(rq, text)) return;
+        if (auto hub = joined_hub(rq, room))
+            hub->send(session_, std::string(text), id.value_or(""), rq.ref());
+    }
+
+    void on_typing(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const bool active = rq.required_bool("active");
+        if (auto hub = joined_hub(rq, room)) hub->typing(session_, active, rq.ref());
+    }
+
+    void on_history(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto before = rq.optional_count("before");
+        const auto limit = rq.optional_count("limit");
+        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
+            rq.fail(ErrorCode::bad_request,
+                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
+        if (auto hub = joined_hub(rq, room))
+            hub->history(session_, before,
+                         static_cast<std::size_t>(limit.value_or(limits_.join_history_default)),
+                         rq.ref());
+    }
+
+    void on_delete(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto seq = rq.required_count("seq");
+        if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
+    }
+
+    void on_dm(detail::Request& rq) {
+        const auto to = rq.required_string("to");
+        const auto text = rq.required_string("text");
+        auto id = client_id(rq);
+        if (!valid_text(rq, text)) return;
+        busy_ = true;
+        lobby_.direct_message(this->shared_from_this(), nick_, std::string(to), std::string(text),
+                              id.value_or(""), rq.ref());
+    }
+
+    // ---- outbound ---------------------------------------------------------------------------
+
+    std::string nick_rule() const {
+        return "a nickname has " + std::to_string(limits_.min_nick_chars) + " to " +
+               std::to_string(limits_.max_nick_chars) +
+               " characters and no spaces or control characters";
+    }
+
+    void send(std::string text) { lobby_.deliver(this->shared_from_this(), handle_, make_frame(std::move(text))); }
+
+    void error(const detail::Ref& ref, ErrorCode code, std::string_view message) {
+        lobby_.metrics().count_error(code);
+        send(detail::encode_error(ref, code, message));
+    }
+
+    Lobby<Transport>& lobby_;
+    Transport& transport_;
+    const Limits& limits_;
+    const handle_type handle_;
+    const PeerInfo peer_;
+    const std::uint64_t session_;
+    typename Transport::lane_type lane_;
+
+    std::string nick_;   // empty until hello succeeds
+    std::string token_;
+    std::map<std::string, HubPtr> rooms_;
+    bool busy_ = false;  // a Lobby round trip is under way
+    std::deque<std::unique_ptr<detail::Request>> inbox_;
+    std::atomic<bool> closed_{false};  // read by Hubs to skip a join that raced a close
+
+    detail::TokenBucket bucket_;
+    detail::TokenBucket strikes_;
+    time_point last_inbound_;
+    typename Transport::timer_type keepalive_timer_{};
+    typename Transport::timer_type identify_timer_{};
+};
+
+PARLEY_NAMESPACE_END

@@ -1,0 +1,500 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/bus.hpp>
+#include <parley/detail/events.hpp>
+#include <parley/detail/request.hpp>
+#include <parley/frame.hpp>
+#include <parley/fwd.hpp>
+#include <parley/message.hpp>
+#include <parley/store.hpp>
+#include <parley/transport.hpp>
+#include <parley/version.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// One chat room: an actor on its own lane that owns the members, their typing
+/// state, the `seq` counter and the recent history window. Other lanes talk to
+/// it only through the posting methods below; it never touches a socket except
+/// through the transport's thread-safe `send` and `close`.
+template <class Transport>
+class Hub : public std::enable_shared_from_this<Hub<Transport>> {
+    static_assert(detail::check_transport<Transport>());
+
+public:
+    using handle_type = typename Transport::handle_type;
+    using ClientPtr = std::shared_ptr<Client<Transport>>;
+    using time_point = std::chrono::steady_clock::time_point;
+    /// Receives a page of history: messages in ascending `seq` and whether nothing
+    /// in the asked range was missing.
+    using PageDone = std::function<void(std::vector<StoredMessagePtr>, bool complete)>;
+
+    Hub(Lobby<Transport>& lobby, RoomRecord record)
+        : lobby_(lobby),
+          transport_(lobby.transport()),
+          limits_(lobby.limits()),
+          record_(std::move(record)),
+          lane_(transport_.make_lane()),
+          next_seq_(record_.last_seq + 1) {}
+
+    const std::string& id() const noexcept { return record_.id; }
+    const std::string& name() const noexcept { return record_.name; }
+    const std::string& epoch() const noexcept { return record_.epoch; }
+
+    /// What a client asks when it joins.
+    struct JoinRequest {
+        ClientPtr client;
+        handle_type handle;
+        std::uint64_t session = 0;
+        std::string nick;
+        std::optional<std::uint64_t> since;
+        std::optional<std::string> epoch;
+        std::optional<std::uint64_t> history;
+        detail::Ref ref;
+    };
+
+    // ---- called from other lanes: each posts onto this hub's lane -------------------
+
+    void join(JoinRequest request) {
+        post([this, r = std::move(request)]() mutable { on_join(std::move(r)); });
+    }
+    /// `reply`: send `left` to the member (an explicit leave); a disconnect is silent.
+    void leave(std::uint64_t session, std::optional<detail::Ref> reply) {
+        post([this, session, reply = std::move(reply)] { on_leave(session, reply); });
+    }
+    void send(std::uint64_t session, std::string text, std::string client_id, detail::Ref ref) {
+        post([this, session, text = std::move(text), client_id = std::move(client_id),
+              ref = std::move(ref)]() mutable {
+            on_send(session, std::move(text), std::move(client_id), ref);
+        });
+    }
+    void typing(std::uint64_t session, bool active, detail::Ref ref) {
+        post([this, session, active, ref = std::move(ref)] { on_typing(session, active, ref); });
+    }
+    void history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
+                 detail::Ref ref) {
+        post([this, session, before, limit, ref = std::move(ref)] {
+            on_history(session, before, limit, ref);
+        });
+    }
+    void remove_message(std::uint64_t session, std::uint64_t seq, detail::Ref ref) {
+        post([this, session, seq, ref = std::move(ref)] { on_remove(session, seq, ref); });
+    }
+    void rename(std::uint64_t session, std::string old_nick, std::string nick) {
+        post([this, session, old_nick = std::move(old_nick), nick = std::move(nick)] {
+            on_rename(session, old_nick, nick);
+        });
+    }
+    /// A page of history for an embedder (REST); `done` runs on this hub's lane.
+    void read_history(std::optional<std::uint64_t> before, std::size_t limit, PageDone done) {
+        post([this, before, limit, done = std::move(done)]() mutable {
+            collect(0, before.value_or(0), std::min(limit, limits_.max_history_page), std::move(done));
+        });
+    }
+    /// Retires the room if it has no members; `done(true)` when retired.
+    void retire_if_empty(std::function<void(bool)> done) {
+        post([this, done = std::move(done)] {
+            if (members_.empty() && pending_joins_ == 0) stop();
+            done(retired_);
+        });
+    }
+    /// Server shutdown: cancel timers and leave the bus.
+    void shut_down() {
+        post([this] { stop(); });
+    }
+
+    /// Members, for tests and metrics; call on this hub's lane only.
+    std::size_t member_count() const noexcept { return members_.size(); }
+
+private:
+    struct Member {
+        ClientPtr client;
+        handle_type handle;
+        std::uint64_t session;
+        std::string nick;
+        bool typing = false;
+        time_point typing_until{};
+        time_point typing_broadcast_at{};
+    };
+
+    void post(Task task) {
+        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    }
+
+    Member* find(std::uint64_t session) {
+        auto it = index_.find(session);
+        return it == index_.end() ? nullptr : &members_[it->second];
+    }
+
+    // ---- direct replies ------------------------------------------------------------------
+
+    void reply(const Member& m, std::string text) {
+        lobby_.deliver(m.client, m.handle, make_frame(std::move(text)));
+    }
+    void reply_error(const ClientPtr& client, const handle_type& handle, const detail::Ref& ref,
+                     ErrorCode code, std::string_view message) {
+        lobby_.metrics().count_error(code);
+        lobby_.deliver(client, handle, make_frame(detail::encode_error(ref, code, message)));
+    }
+    /// Hub requests from a client that is no longer a member (it left, or was
+    /// dropped) are answered through its session, which knows its handle.
+    void reply_not_member(std::uint64_t session, const detail::Ref& ref) {
+        lobby_.send_error_to_session(session, ref, ErrorCode::not_in_room,
+                                     "not in room " + record_.id);
+    }
+
+    // ---- broadcast -----------------------------------------------------------------------
+
+    /// Sends one shared frame to every member except `except`; members whose
+    /// outbound queue is over budget are dropped as slow consumers afterwards,
+    /// so one stalled reader never delays the room.
+    void broadcast_local(const SharedFrame& frame, std::uint64_t except = 0) {
+        std::size_t sent = 0;
+        std::vector<std::uint64_t> slow;
+        for (auto& m : members_) {
+            if (m.session == except) continue;
+            if (lobby_.try_send(m.handle, frame)) ++sent;
+            else slow.push_back(m.session);
+        }
+        lobby_.count_sent(sent, frame->size());
+        for (auto session : slow) drop_slow_consumer(session);
+    }
+
+    void broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
+        broadcast_local(frame, except);
+        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame});
+    }
+
+    void drop_slow_consumer(std::uint64_t session) {
+        auto* m = find(session);
+        if (!m) return;
+        lobby_.drop_slow_consumer(m->client, m->handle);
+        remove_member(session, std::nullopt);
+    }
+
+    // ---- membership ------------------------------------------------------------------------
+
+    void on_join(JoinRequest r) {
+        if (retired_) {
+            reply_error(r.client, r.handle, r.ref, ErrorCode::room_not_found,
+                        "no room " + record_.id);
+            lobby_.join_finished(r.client, record_.id, nullptr);
+            return;
+        }
+        if (!find(r.session) && members_.size() + pending_joins_ >= limits_.max_members_per_room) {
+            reply_error(r.client, r.handle, r.ref, ErrorCode::room_full,
+                        "room " + record_.id + " is full");
+            lobby_.join_finished(r.client, record_.id, nullptr);
+            return;
+        }
+        // The replay is chosen now but the member is added only when it is
+        // ready, so no live message can overtake the `joined` frame.
+        std::uint64_t after = 0;
+        std::size_t limit =
+            static_cast<std::size_t>(std::min<std::uint64_t>(
+                r.history.value_or(limits_.join_history_default), limits_.max_history_page));
+        bool lineage_ok = !r.epoch || *r.epoch == record_.epoch;
+        bool resume = r.since && lineage_ok && *r.since < next_seq_;
+        if (resume) {
+            after = *r.since;
+            limit = limits_.history_window;
+        }
+        bool lost_lineage = r.since && !resume;
+        ++pending_joins_;
+        collect(after, 0, limit,
+                [this, r = std::move(r), lost_lineage](std::vector<StoredMessagePtr> messages,
+                                                       bool complete) mutable {
+                    --pending_joins_;
+                    finish_join(std::move(r), std::move(messages), complete && !lost_lineage);
+                });
+    }
+
+    void finish_join(JoinRequest r, std::vector<StoredMessagePtr> messages, bool complete) {
+        if (retired_ || r.client->is_closed()) {
+            lobby_.join_finished(r.client, record_.id, nullptr);
+            return;
+        }
+        // Messages broadcast while a store read was in flight are in the window.
+        if (!window_.empty()) {
+            const std::uint64_t have = messages.empty() ? 0 : messages.back()->message.seq;
+            if (!messages.empty() && window_.front()->message.seq > have + 1) complete = false;
+            for (const auto& m : window_)
+                if (m->message.seq > have) messages.push_back(m);
+        }
+        const bool rejoin = find(r.session) != nullptr;
+        if (!rejoin) {
+            index_[r.session] = members_.size();
+            members_.push_back(Member{r.client, r.handle, r.session, r.nick});
+            if (members_.size() == 1) subscribe_bus();
+        }
+        std::vector<std::string_view> nicks;
+        nicks.reserve(members_.size());
+        for (const auto& m : members_) nicks.push_back(m.nick);
+        lobby_.deliver(r.client, r.handle,
+                       make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
+                                                        messages, record_.epoch, complete)));
+        if (!rejoin) {
+            broadcast(make_frame(detail::encode_presence(record_.id, "join", r.nick)), r.session);
+            lobby_.room_members_changed(record_.id, members_.size());
+        }
+        lobby_.join_finished(r.client, record_.id, this->shared_from_this());
+    }
+
+    void on_leave(std::uint64_t session, const std::optional<detail::Ref>& reply_ref) {
+        remove_member(session, reply_ref);
+    }
+
+    void remove_member(std::uint64_t session, const std::optional<detail::Ref>& reply_ref) {
+        auto it = index_.find(session);
+        if (it == index_.end()) return;
+        const std::size_t at = it->second;
+        Member gone = std::move(members_[at]);
+        index_.erase(it);
+        if (at + 1 != members_.size()) {
+            members_[at] = std::move(members_.back());
+            index_[members_[at].session] = at;
+        }
+        members_.pop_back();
+        if (reply_ref) reply(gone, detail::encode_left(*reply_ref, record_.id));
+        broadcast(make_frame(detail::encode_presence(record_.id, "leave", gone.nick)));
+        if (members_.empty()) unsubscribe_bus();
+        lobby_.room_members_changed(record_.id, members_.size());
+    }
+
+    void on_rename(std::uint64_t session, const std::string& old_nick, const std::string& nick) {
+        auto* m = find(session);
+        if (!m) return;
+        m->nick = nick;
+        broadcast(make_frame(detail::encode_nick_changed({}, record_.id, old_nick, nick)), session);
+    }
+
+    // ---- messages --------------------------------------------------------------------------
+
+    void on_send(std::uint64_t session, std::string text, std::string client_id,
+                 const detail::Ref& ref) {
+        auto* m = find(session);
+        if (!m) return reply_not_member(session, ref);
+        ChatMessage message;
+        message.seq = next_seq_++;
+        message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         transport_.wall_now().time_since_epoch())
+                         .count();
+        message.from = m->nick;
+        message.text = std::move(text);
+        message.client_id = std::move(client_id);
+        m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
+        auto stored = make_stored(std::move(message));
+        auto frame = make_frame(detail::encode_message(record_.id, stored->message));
+        window_.push_back(stored);
+        while (window_.size() > limits_.history_window) window_.pop_front();
+        lobby_.store().append(record_.id, stored);
+        Metrics::add(lobby_.metrics().messages_in);
+        Metrics::add(lobby_.metrics().messages_out, members_.size());
+        broadcast(frame);
+    }
+
+    void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
+        auto* m = find(session);
+        if (!m) return reply_not_member(session, ref);
+        if (seq == 0 || seq >= next_seq_)
+            return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
+                               "no message " + std::to_string(seq));
+        if (!window_.empty() && seq >= window_.front()->message.seq) {
+            auto& slot = window_[seq - window_.front()->message.seq];
+            return remove_checked(session, slot, ref);
+        }
+        // Older than the window: ask the store, then re-check on this lane.
+        lobby_.store().read(record_.id, HistoryQuery{seq - 1, seq + 1, 1},
+                            [self = this->shared_from_this(), session, seq, ref](HistoryPage page) {
+                                self->post([self, session, seq, ref,
+                                            page = std::move(page)]() mutable {
+                                    StoredMessagePtr found;
+                                    if (!page.messages.empty() &&
+                                        page.messages.front()->message.seq == seq)
+                                        found = page.messages.front();
+                                    self->remove_checked(session, found, ref);
+                                });
+                            });
+    }
+
+    /// `slot` is the stored message (null when unknown); replaced by a tombstone
+    /// when the member wrote it.
+    void remove_checked(std::uint64_t session, StoredMessagePtr& slot, const detail::Ref& ref) {
+        auto* m = find(session);
+        if (!m) return reply_not_member(session, ref);
+        if (!slot || slot->message.deleted)
+            return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
+                               "no such message");
+        if (slot->message.from != m->nick)
+            return reply_error(m->client, m->handle, ref, ErrorCode::forbidden,
+                               "only the author can delete a message");
+        const auto seq = slot->message.seq;
+        slot = make_tombstone(slot->message);
+        lobby_.store().mark_deleted(record_.id, slot);
+        broadcast(make_frame(detail::encode_deleted(record_.id, seq)));
+    }
+
+    void on_history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
+                    const detail::Ref& ref) {
+        auto* m = find(session);
+        if (!m) return reply_not_member(session, ref);
+        collect(0, before.value_or(0), std::min(limit, limits_.max_history_page),
+                [this, session, ref](std::vector<StoredMessagePtr> messages, bool complete) {
+                    if (auto* member = find(session))
+                        reply(*member,
+                              detail::encode_history(ref, record_.id, messages, complete));
+                });
+    }
+
+    /// Gathers messages with `after < seq < before` (before 0: no bound), the
+    /// newest `limit` of them, from the window and, when it does not reach back
+    /// far enough, from the store. `done` runs on this lane. `complete` is false
+    /// when part of the range is gone (trimmed) or more than `limit` followed
+    /// `after`.
+    void collect(std::uint64_t after, std::uint64_t before, std::size_t limit, PageDone done) {
+        const std::uint64_t upper = (before == 0 || before > next_seq_) ? next_seq_ : before;
+        std::uint64_t low = upper > limit ? upper - limit : 1;
+        if (low <= after) low = after + 1;
+        const bool all_after = after == 0 || low == after + 1;
+        if (low >= upper) return done({}, all_after);
+        const std::uint64_t window_low = window_.empty() ? next_seq_ : window_.front()->message.seq;
+        if (window_low <= low) return done(window_range(low, upper), all_after);
+
+        auto from_window = window_range(window_low, upper);
+        HistoryQuery query{low - 1, std::min(window_low, upper), static_cast<std::size_t>(
+                                                                     std::min(window_low, upper) - low)};
+        lobby_.store().read(
+            record_.id, query,
+            [self = this->shared_from_this(), low, all_after, from_window = std::move(from_window),
+             done = std::move(done)](HistoryPage page) mutable {
+                self->post([low, all_after, from_window = std::move(from_window),
+                            done = std::move(done), page = std::move(page)]() mutable {
+                    auto messages = std::move(page.messages);
+                    bool complete = all_after && !messages.empty() &&
+                                    messages.front()->message.seq == low;
+                    for (std::size_t i = 1; complete && i < messages.size(); ++i)
+                        complete = messages[i]->message.seq == messages[i - 1]->message.seq + 1;
+                    if (complete && !from_window.empty())
+                        complete = from_window.front()->message.seq == messages.back()->message.seq + 1;
+                    for (auto& m : from_window) messages.push_back(std::move(m));
+                    done(std::move(messages), complete);
+                });
+            });
+    }
+
+    std::vector<StoredMessagePtr> window_range(std::uint64_t low, std::uint64_t upper) const {
+        std::vector<StoredMessagePtr> out;
+        if (window_.empty() || low >= upper) return out;
+        const std::uint64_t first = window_.front()->message.seq;
+        const std::size_t begin = low > first ? static_cast<std::size_t>(low - first) : 0;
+        const std::size_t end = std::min<std::size_t>(window_.size(), static_cast<std::size_t>(upper - first));
+        if (begin < end) out.assign(window_.begin() + static_cast<std::ptrdiff_t>(begin),
+                                    window_.begin() + static_cast<std::ptrdiff_t>(end));
+        return out;
+    }
+
+    // ---- typing ----------------------------------------------------------------------------
+
+    void on_typing(std::uint64_t session, bool active, const detail::Ref& ref) {
+        auto* m = find(session);
+        if (!m) return reply_not_member(session, ref);
+        const auto now = transport_.now();
+        if (active) {
+            const bool announce = !m->typing || now - m->typing_broadcast_at >= limits_.typing_throttle;
+            m->typing = true;
+            m->typing_until = now + limits_.typing_expiry;
+            if (announce) {
+                m->typing_broadcast_at = now;
+                broadcast(make_frame(detail::encode_typing(record_.id, m->nick, true)), session);
+            }
+            arm_typing_timer(m->typing_until);
+        } else if (m->typing) {
+            m->typing = false;
+            broadcast(make_frame(detail::encode_typing(record_.id, m->nick, false)), session);
+        }
+    }
+
+    void arm_typing_timer(time_point deadline) {
+        if (typing_timer_armed_ && typing_deadline_ <= deadline) return;
+        if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
+        typing_timer_armed_ = true;
+        typing_deadline_ = deadline;
+        const auto generation = ++typing_generation_;
+        const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - transport_.now());
+        typing_timer_ = transport_.start_timer(
+            lane_, std::max(delay, std::chrono::milliseconds(0)),
+            [self = this->shared_from_this(), generation] { self->on_typing_timer(generation); });
+    }
+
+    void on_typing_timer(std::uint64_t generation) {
+        if (generation != typing_generation_ || retired_) return;  // superseded or cancelled
+        typing_timer_armed_ = false;
+        const auto now = transport_.now();
+        std::optional<time_point> next;
+        std::vector<std::uint64_t> expired;
+        for (auto& m : members_) {
+            if (!m.typing) continue;
+            if (m.typing_until <= now) expired.push_back(m.session);
+            else if (!next || m.typing_until < *next) next = m.typing_until;
+        }
+        for (auto session : expired) {
+            if (auto* m = find(session)) {
+                m->typing = false;
+                broadcast(make_frame(detail::encode_typing(record_.id, m->nick, false)), session);
+            }
+        }
+        if (next) arm_typing_timer(*next);
+    }
+
+    // ---- bus and lifecycle -------------------------------------------------------------------
+
+    void subscribe_bus() {
+        std::weak_ptr<Hub> weak = this->shared_from_this();
+        lobby_.bus().subscribe(lobby_.node_id(), record_.id, [weak](const BusEvent& event) {
+            if (auto self = weak.lock())
+                self->post([self, frame = event.frame] { self->broadcast_local(frame); });
+        });
+    }
+    void unsubscribe_bus() { lobby_.bus().unsubscribe(lobby_.node_id(), record_.id); }
+
+    void stop() {
+        if (retired_) return;
+        retired_ = true;
+        ++typing_generation_;
+        if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
+        typing_timer_armed_ = false;
+        if (!members_.empty()) unsubscribe_bus();
+    }
+
+    Lobby<Transport>& lobby_;
+    Transport& transport_;
+    const Limits& limits_;
+    const RoomRecord record_;
+    typename Transport::lane_type lane_;
+
+    std::vector<Member> members_;
+    std::unordered_map<std::uint64_t, std::size_t> index_;  // session -> members_ slot
+    std::size_t pending_joins_ = 0;
+    std::uint64_t next_seq_;
+    std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
+    bool retired_ = false;
+
+    typename Transport::timer_type typing_timer_{};
+    bool typing_timer_armed_ = false;
+    time_point typing_deadline_{};
+    std::uint64_t typing_generation_ = 0;
+};
+
+PARLEY_NAMESPACE_END

@@ -1,0 +1,592 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/client.hpp>
+#include <parley/detail/events.hpp>
+#include <parley/detail/random.hpp>
+#include <parley/detail/request.hpp>
+#include <parley/detail/utf8.hpp>
+#include <parley/hub.hpp>
+#include <parley/local_bus.hpp>
+#include <parley/lobby_options.hpp>
+#include <parley/memory_store.hpp>
+#include <parley/metrics.hpp>
+#include <parley/transport.hpp>
+#include <parley/version.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// The entry point: owns the rooms (Hubs), the nickname registry and the lobby
+/// watchers, on its own lane. Create one per server on your transport, call
+/// `connect` for each new connection, and `shutdown` before destroying it (the
+/// Lobby must outlive every task it posted, so stop the executor after `done`).
+///
+/// Callbacks of the embedder API below run on the Lobby's lane (or a Hub's, for
+/// history); keep them short and post elsewhere for slow work.
+template <class Transport>
+class Lobby {
+    static_assert(detail::check_transport<Transport>());
+
+public:
+    using handle_type = typename Transport::handle_type;
+    using ClientPtr = std::shared_ptr<Client<Transport>>;
+    using HubPtr = std::shared_ptr<Hub<Transport>>;
+    /// Receives lobby events: `rooms` (snapshot), `room_update`, `room_removed`,
+    /// each with its encoded protocol frame.
+    using Watcher = std::function<void(std::string_view event, const SharedFrame& frame)>;
+    /// The outcome of an embedder request: an error code, or nothing on success.
+    using Failure = std::optional<ErrorCode>;
+
+    explicit Lobby(Transport& transport, LobbyOptions options = {})
+        : transport_(transport),
+          limits_(options.limits),
+          store_(options.store ? std::move(options.store)
+                               : std::make_shared<MemoryStore>(options.limits.history_window)),
+          bus_(options.bus ? std::move(options.bus) : std::make_shared<LocalBus>()),
+          random_(options.seed),
+          node_id_(options.node_id.empty() ? "n" + random_.hex(1) : options.node_id),
+          lane_(transport_.make_lane()) {
+        for (auto& record : store_->load_rooms()) add_room(std::move(record));
+        for (const auto& name : options.permanent_rooms) {
+            if (room_names_.count(detail::fold_ascii_case(name))) continue;
+            RoomRecord record;
+            record.id = name == "general" ? "general" : new_room_id();
+            record.name = name;
+            record.permanent = true;
+            record.epoch = random_.hex(1);
+            store_->save_room(record);
+            add_room(std::move(record));
+        }
+    }
+
+    Lobby(const Lobby&) = delete;
+    Lobby& operator=(const Lobby&) = delete;
+
+    // ---- embedder API ------------------------------------------------------------------
+
+    /// A new connection (any thread). Forward its frames to `receive`, its pongs
+    /// to `pong` and its end to `closed` on the returned session.
+    ClientPtr connect(const handle_type& handle, PeerInfo peer = {}) {
+        const auto session = next_session_.fetch_add(1, std::memory_order_relaxed);
+        auto client = std::make_shared<Client<Transport>>(*this, handle, std::move(peer), session);
+        Metrics::add(metrics_.connections_opened);
+        if (stopping_.load(std::memory_order_acquire)) {
+            transport_.close(handle, close_code::going_away, "server shutting down");
+            client->closed_by_server(close_code::going_away);
+            return client;
+        }
+        if (metrics_.connections_opened.load() - metrics_.connections_closed.load() >
+            limits_.max_connections) {
+            transport_.close(handle, close_code::try_again_later, "server full");
+            client->closed_by_server(close_code::try_again_later);
+            return client;
+        }
+        post([this, client] {
+            if (stopping_) return client->shut_down(shutdown_reason_);
+            sessions_[client->session()] = client;
+        });
+        client->start();
+        return client;
+    }
+
+    /// Every room with its member count, sorted by name.
+    void rooms(std::function<void(std::vector<RoomInfo>)> done) {
+        post([this, done = std::move(done)] { done(room_list()); });
+    }
+
+    /// Creates a room as a user would; `done(failure, room)`.
+    void create_room(std::string name, std::function<void(Failure, RoomInfo)> done) {
+        post([this, name = std::move(name), done = std::move(done)] {
+            if (!detail::is_valid_room_name(name, limits_))
+                return done(ErrorCode::room_name_invalid, RoomInfo{});
+            RoomInfo info;
+            auto failure = make_room(name, info);
+            done(failure, info);
+        });
+    }
+
+    /// One room by id; `done(nullopt)` when there is none.
+    void room(std::string id, std::function<void(std::optional<RoomInfo>)> done) {
+        post([this, id = std::move(id), done = std::move(done)] {
+            auto it = rooms_.find(id);
+            if (it == rooms_.end()) return done(std::nullopt);
+            done(info(it->second));
+        });
+    }
+
+    /// A page of a room's history, newest `limit` messages before `before`;
+    /// `done(failure, messages ascending, complete)` runs on the room's lane.
+    void room_history(std::string id, std::optional<std::uint64_t> before, std::size_t limit,
+                      std::function<void(Failure, std::vector<StoredMessagePtr>, bool)> done) {
+        post([this, id = std::move(id), before, limit, done = std::move(done)]() mutable {
+            auto it = rooms_.find(id);
+            if (it == rooms_.end()) return done(ErrorCode::room_not_found, {}, false);
+            it->second.hub->read_history(
+                before, limit,
+                [done = std::move(done)](std::vector<StoredMessagePtr> messages, bool complete) {
+                    done(std::nullopt, std::move(messages), complete);
+                });
+        });
+    }
+
+    /// Whether `nick` is valid and free; `done(failure)` with nick_invalid or nick_taken.
+    void nick_available(std::string nick, std::function<void(Failure)> done) {
+        post([this, nick = std::move(nick), done = std::move(done)] {
+            if (!detail::is_valid_nick(nick, limits_)) return done(ErrorCode::nick_invalid);
+            done(nicks_.count(detail::fold_ascii_case(nick)) ? Failure(ErrorCode::nick_taken)
+                                                            : std::nullopt);
+        });
+    }
+
+    /// Subscribes to lobby events; the snapshot comes first. Returns an id for `unwatch`.
+    std::uint64_t watch(Watcher watcher) {
+        const auto id = next_watch_.fetch_add(1, std::memory_order_relaxed);
+        post([this, id, watcher = std::move(watcher)] {
+            watcher("rooms", make_frame(detail::encode_rooms({}, room_list())));
+            api_watchers_[id] = watcher;
+        });
+        return id;
+    }
+    void unwatch(std::uint64_t id) {
+        post([this, id] { api_watchers_.erase(id); });
+    }
+
+    /// Tells every client `shutdown {reason}`, closes them with 1001 and refuses
+    /// new connections; `done` runs on the Lobby's lane once every session ended.
+    void shutdown(std::string reason, std::function<void()> done = {}) {
+        stopping_.store(true, std::memory_order_release);
+        post([this, reason = std::move(reason), done = std::move(done)]() mutable {
+            shutdown_reason_ = reason;
+            shutdown_done_ = std::move(done);
+            for (auto& [id, client] : sessions_) client->shut_down(reason);
+            for (auto& [id, room] : rooms_) {
+                room.hub->shut_down();
+                if (room.ttl_armed) transport_.cancel_timer(room.ttl_timer);
+                room.ttl_armed = false;
+            }
+            for (auto& [key, entry] : nicks_)
+                if (entry.grace_armed) transport_.cancel_timer(entry.grace_timer);
+            api_watchers_.clear();
+            maybe_finish_shutdown();
+        });
+    }
+
+    Transport& transport() noexcept { return transport_; }
+    const Limits& limits() const noexcept { return limits_; }
+    Metrics& metrics() noexcept { return metrics_; }
+    const Metrics& metrics() const noexcept { return metrics_; }
+    Store& store() noexcept { return *store_; }
+    Bus& bus() noexcept { return *bus_; }
+    const std::string& node_id() const noexcept { return node_id_; }
+
+private:
+    friend class Client<Transport>;
+    friend class Hub<Transport>;
+
+    struct RoomEntry {
+        HubPtr hub;
+        bool permanent = false;
+        std::size_t members = 0;
+        bool ttl_armed = false;
+        typename Transport::timer_type ttl_timer{};
+    };
+
+    struct NickEntry {
+        std::string nick;             // as chosen (case kept)
+        std::string token;            // proves ownership on reconnect
+        ClientPtr owner;              // null while reserved for a dropped owner
+        std::chrono::steady_clock::time_point reserved_until{};
+        bool grace_armed = false;
+        typename Transport::timer_type grace_timer{};
+    };
+
+    void post(Task task) { transport_.post(lane_, std::move(task)); }
+
+    // ---- outbound, used by every lane ------------------------------------------------------
+
+    /// Queues `frame` unless the connection's outbound budget is spent.
+    bool try_send(const handle_type& handle, const SharedFrame& frame) {
+        if (transport_.buffered_amount(handle) + frame->size() > limits_.max_outbound_bytes ||
+            transport_.buffered_frames(handle) >= limits_.max_outbound_frames)
+            return false;
+        transport_.send(handle, frame);
+        return true;
+    }
+
+    void count_sent(std::size_t frames, std::size_t frame_bytes) {
+        if (frames == 0) return;
+        Metrics::add(metrics_.frames_out, frames);
+        Metrics::add(metrics_.bytes_out, frames * frame_bytes);
+    }
+
+    /// One frame to one connection; a slow consumer is closed instead.
+    bool deliver(const ClientPtr& client, const handle_type& handle, const SharedFrame& frame) {
+        if (!try_send(handle, frame)) {
+            drop_slow_consumer(client, handle);
+            return false;
+        }
+        count_sent(1, frame->size());
+        return true;
+    }
+
+    /// Closes a connection whose reader cannot keep up. The transport drops its
+    /// queue now; the session then leaves its rooms on its own lane.
+    void drop_slow_consumer(const ClientPtr& client, const handle_type& handle) {
+        if (client->is_closed()) return;
+        Metrics::add(metrics_.slow_consumer_closes);
+        transport_.close(handle, close_code::try_again_later, "slow consumer");
+        client->closed_by_server(close_code::try_again_later);
+    }
+
+    void send_error_to_session(std::uint64_t session, detail::Ref ref, ErrorCode code,
+                               std::string message) {
+        post([this, session, ref = std::move(ref), code, message = std::move(message)] {
+            auto it = sessions_.find(session);
+            if (it == sessions_.end()) return;
+            metrics_.count_error(code);
+            deliver(it->second, it->second->handle(),
+                    make_frame(detail::encode_error(ref, code, message)));
+        });
+    }
+
+    std::string session_name(std::uint64_t session) const {
+        return node_id_ + "-" + std::to_string(session);
+    }
+
+    // ---- sessions and nicknames (lobby lane) -------------------------------------------------
+
+    void claim_nick(ClientPtr client, std::string nick, std::string token, detail::Ref ref) {
+        post([this, client = std::move(client), nick = std::move(nick), token = std::move(token),
+              ref = std::move(ref)]() mutable {
+            const auto key = detail::fold_ascii_case(nick);
+            auto it = nicks_.find(key);
+            if (it != nicks_.end()) {
+                auto& entry = it->second;
+                if (token.empty() || token != entry.token)
+                    return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+                // Reclaim: the token holder gets the name back, replacing a
+                // half-open old connection if it is still registered.
+                if (entry.owner && entry.owner != client)
+                    entry.owner->shut_down_replaced();
+                if (entry.grace_armed) transport_.cancel_timer(entry.grace_timer);
+                entry.grace_armed = false;
+                entry.owner = client;
+                entry.nick = nick;
+            } else {
+                NickEntry entry;
+                entry.nick = nick;
+                entry.token = random_.hex(2);
+                entry.owner = client;
+                it = nicks_.emplace(key, std::move(entry)).first;
+            }
+            Metrics::add(metrics_.identified_sessions);
+            client->identified(it->second.nick, it->second.token, std::move(ref));
+        });
+    }
+
+    void rename(ClientPtr client, std::string old_nick, std::string nick, detail::Ref ref) {
+        post([this, client = std::move(client), old_nick = std::move(old_nick),
+              nick = std::move(nick), ref = std::move(ref)]() mutable {
+            const auto old_key = detail::fold_ascii_case(old_nick);
+            const auto key = detail::fold_ascii_case(nick);
+            auto old_it = nicks_.find(old_key);
+            if (old_it == nicks_.end() || old_it->second.owner != client)
+                return refuse(client, ref, ErrorCode::forbidden, "nickname no longer held");
+            if (key != old_key && nicks_.count(key))
+                return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+            NickEntry entry = std::move(old_it->second);
+            nicks_.erase(old_it);
+            entry.nick = nick;
+            nicks_[key] = std::move(entry);
+            client->renamed(nick, std::move(ref));
+        });
+    }
+
+    void refuse(const ClientPtr& client, const detail::Ref& ref, ErrorCode code,
+                const std::string& message) {
+        metrics_.count_error(code);
+        deliver(client, client->handle(), make_frame(detail::encode_error(ref, code, message)));
+        client->complete();
+    }
+
+    void session_ended(ClientPtr client, std::string nick, std::uint16_t code) {
+        Metrics::add(metrics_.connections_closed);
+        post([this, client = std::move(client), nick = std::move(nick), code] {
+            sessions_.erase(client->session());
+            watchers_.erase(client->session());
+            if (!nick.empty()) release_nick(client, nick, code);
+            maybe_finish_shutdown();
+        });
+    }
+
+    /// A clean close (1000 from the client) or abuse frees the name now; any
+    /// other end keeps it for the token holder for `nick_reclaim_grace`.
+    void release_nick(const ClientPtr& client, const std::string& nick, std::uint16_t code) {
+        Metrics::sub(metrics_.identified_sessions);
+        auto it = nicks_.find(detail::fold_ascii_case(nick));
+        if (it == nicks_.end() || it->second.owner != client) return;
+        const bool keep = code != close_code::normal && code != close_code::policy && !stopping_ &&
+                          limits_.nick_reclaim_grace.count() > 0;
+        if (!keep) {
+            nicks_.erase(it);
+            return;
+        }
+        auto& entry = it->second;
+        entry.owner = nullptr;
+        entry.reserved_until = transport_.now() + limits_.nick_reclaim_grace;
+        if (entry.grace_armed) transport_.cancel_timer(entry.grace_timer);
+        entry.grace_armed = true;
+        entry.grace_timer = transport_.start_timer(
+            lane_, limits_.nick_reclaim_grace, [this, key = it->first] {
+                auto found = nicks_.find(key);
+                if (found == nicks_.end() || found->second.owner ||
+                    found->second.reserved_until > transport_.now())
+                    return;
+                nicks_.erase(found);
+            });
+    }
+
+    void maybe_finish_shutdown() {
+        if (!stopping_ || !sessions_.empty() || !shutdown_done_) return;
+        auto done = std::move(shutdown_done_);
+        shutdown_done_ = nullptr;
+        done();
+    }
+
+    // ---- rooms (lobby lane) --------------------------------------------------------------------
+
+    std::string new_room_id() {
+        std::string id;
+        do id = "r" + random_.hex(1).substr(0, 10);
+        while (rooms_.count(id));
+        return id;
+    }
+
+    void add_room(RoomRecord record) {
+        RoomEntry entry;
+        entry.permanent = record.permanent;
+        const auto id = record.id;
+        room_names_[detail::fold_ascii_case(record.name)] = id;
+        entry.hub = std::make_shared<Hub<Transport>>(*this, std::move(record));
+        rooms_.emplace(id, std::move(entry));
+        Metrics::add(metrics_.rooms);
+        if (!rooms_.at(id).permanent) arm_room_ttl(id);
+    }
+
+    Failure make_room(const std::string& name, RoomInfo& out) {
+        if (stopping_) return ErrorCode::server_busy;
+        if (rooms_.size() >= limits_.max_rooms) return ErrorCode::too_many_rooms;
+        if (room_names_.count(detail::fold_ascii_case(name))) return ErrorCode::room_exists;
+        RoomRecord record;
+        record.id = new_room_id();
+        record.name = name;
+        record.epoch = random_.hex(1);
+        store_->save_room(record);
+        const auto id = record.id;
+        add_room(std::move(record));
+        Metrics::add(metrics_.rooms_created);
+        out = info(rooms_.at(id));
+        publish_room(id);
+        return std::nullopt;
+    }
+
+    void create_room_for(ClientPtr client, std::string name, detail::Ref ref) {
+        post([this, client = std::move(client), name = std::move(name), ref = std::move(ref)] {
+            RoomInfo room;
+            if (auto failure = make_room(name, room)) {
+                const std::string message =
+                    *failure == ErrorCode::room_exists
+                        ? "a room named " + name + " exists"
+                        : *failure == ErrorCode::too_many_rooms
+                              ? "at most " + std::to_string(limits_.max_rooms) + " rooms"
+                              : "the server is shutting down";
+                return refuse(client, ref, *failure, message);
+            }
+            deliver(client, client->handle(),
+                    make_frame(detail::encode_room_event("room_created", ref, room)));
+            client->complete();
+        });
+    }
+
+    void route_join(std::string room, typename Hub<Transport>::JoinRequest join) {
+        post([this, room = std::move(room), join = std::move(join)]() mutable {
+            auto it = rooms_.find(room);
+            if (it == rooms_.end())
+                return refuse(join.client, join.ref, ErrorCode::room_not_found, "no room " + room);
+            it->second.hub->join(std::move(join));
+        });
+    }
+
+    void join_finished(const ClientPtr& client, const std::string& room, HubPtr hub) {
+        client->join_finished(room, std::move(hub));
+    }
+
+    /// A Hub's member count changed (any lane).
+    void room_members_changed(const std::string& id, std::size_t members) {
+        post([this, id, members] {
+            auto it = rooms_.find(id);
+            if (it == rooms_.end()) return;
+            it->second.members = members;
+            if (members == 0 && !it->second.permanent) arm_room_ttl(id);
+            publish_room(id);
+        });
+    }
+
+    void arm_room_ttl(const std::string& id) {
+        auto& entry = rooms_.at(id);
+        if (entry.ttl_armed) transport_.cancel_timer(entry.ttl_timer);
+        entry.ttl_armed = true;
+        entry.ttl_timer = transport_.start_timer(lane_, limits_.empty_room_ttl, [this, id] {
+            auto it = rooms_.find(id);
+            if (it == rooms_.end() || stopping_) return;
+            it->second.ttl_armed = false;
+            if (it->second.members != 0) return;
+            // Only the Hub knows whether a join is on its way; it decides.
+            it->second.hub->retire_if_empty([this, id](bool retired) {
+                if (retired) post([this, id] { remove_room(id); });
+            });
+        });
+    }
+
+    void remove_room(const std::string& id) {
+        auto it = rooms_.find(id);
+        if (it == rooms_.end()) return;
+        room_names_.erase(detail::fold_ascii_case(it->second.hub->name()));
+        rooms_.erase(it);
+        dirty_rooms_.erase(id);
+        store_->remove_room(id);
+        Metrics::sub(metrics_.rooms);
+        Metrics::add(metrics_.rooms_removed);
+        notify_watchers("room_removed", make_frame(detail::encode_room_removed(id)));
+    }
+
+    RoomInfo info(const RoomEntry& entry) const {
+        return RoomInfo{entry.hub->id(), entry.hub->name(), entry.members};
+    }
+
+    std::vector<RoomInfo> room_list() const {
+        std::vector<RoomInfo> list;
+        list.reserve(rooms_.size());
+        for (const auto& [id, entry] : rooms_) list.push_back(info(entry));
+        std::sort(list.begin(), list.end(), [](const RoomInfo& a, const RoomInfo& b) {
+            return std::tie(a.name, a.id) < std::tie(b.name, b.id);
+        });
+        return list;
+    }
+
+    // ---- lobby watchers (lobby lane) -------------------------------------------------------------
+
+    void list_rooms(ClientPtr client, detail::Ref ref) {
+        post([this, client = std::move(client), ref = std::move(ref)] {
+            deliver(client, client->handle(), make_frame(detail::encode_rooms(ref, room_list())));
+            client->complete();
+        });
+    }
+
+    void add_watcher(ClientPtr client, detail::Ref ref) {
+        post([this, client = std::move(client), ref = std::move(ref)] {
+            // Snapshot and registration on this lane, so no update can slip between them.
+            if (deliver(client, client->handle(), make_frame(detail::encode_rooms(ref, room_list()))))
+                watchers_[client->session()] = client;
+            client->complete();
+        });
+    }
+
+    /// Marks a room changed; changes are sent once per pass of this lane, so a
+    /// burst of joins costs one `room_update` per watcher.
+    void publish_room(const std::string& id) {
+        dirty_rooms_.insert(id);
+        if (flush_posted_) return;
+        flush_posted_ = true;
+        post([this] {
+            flush_posted_ = false;
+            auto dirty = std::move(dirty_rooms_);
+            dirty_rooms_.clear();
+            for (const auto& id : dirty) {
+                auto it = rooms_.find(id);
+                if (it == rooms_.end()) continue;
+                notify_watchers("room_update",
+                                make_frame(detail::encode_room_event("room_update", {}, info(it->second))));
+            }
+        });
+    }
+
+    void notify_watchers(std::string_view event, const SharedFrame& frame) {
+        std::size_t sent = 0;
+        std::vector<ClientPtr> slow;
+        for (auto& [session, client] : watchers_) {
+            if (try_send(client->handle(), frame)) ++sent;
+            else slow.push_back(client);
+        }
+        count_sent(sent, frame->size());
+        for (auto& client : slow) {
+            watchers_.erase(client->session());
+            drop_slow_consumer(client, client->handle());
+        }
+        for (auto& [id, watcher] : api_watchers_) watcher(event, frame);
+    }
+
+    // ---- direct messages (lobby lane) ----------------------------------------------------------
+
+    void direct_message(ClientPtr client, std::string from, std::string to, std::string text,
+                        std::string client_id, detail::Ref ref) {
+        post([this, client = std::move(client), from = std::move(from), to = std::move(to),
+              text = std::move(text), client_id = std::move(client_id), ref = std::move(ref)] {
+            auto it = nicks_.find(detail::fold_ascii_case(to));
+            if (it == nicks_.end() || !it->second.owner)
+                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+            const auto& recipient = it->second.owner;
+            const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                transport_.wall_now().time_since_epoch())
+                                .count();
+            auto frame = make_frame(detail::encode_dm(from, it->second.nick, text, ts,
+                                                      "d" + random_.hex(1), client_id));
+            Metrics::add(metrics_.messages_in);
+            if (deliver(recipient, recipient->handle(), frame)) Metrics::add(metrics_.messages_out);
+            if (recipient != client && deliver(client, client->handle(), frame))
+                Metrics::add(metrics_.messages_out);
+            client->complete();
+        });
+    }
+
+    Transport& transport_;
+    const Limits limits_;
+    Metrics metrics_;
+    std::shared_ptr<Store> store_;
+    std::shared_ptr<Bus> bus_;
+    detail::RandomSource random_;
+    const std::string node_id_;
+    typename Transport::lane_type lane_;
+    std::atomic<std::uint64_t> next_session_{1};
+    std::atomic<std::uint64_t> next_watch_{1};
+    std::atomic<bool> stopping_{false};
+
+    // Lobby lane only.
+    std::unordered_map<std::string, RoomEntry> rooms_;
+    std::unordered_map<std::string, std::string> room_names_;  // folded name -> id
+    std::unordered_map<std::string, NickEntry> nicks_;         // folded nick -> entry
+    std::map<std::uint64_t, ClientPtr> sessions_;
+    std::map<std::uint64_t, ClientPtr> watchers_;
+    std::map<std::uint64_t, Watcher> api_watchers_;
+    std::set<std::string> dirty_rooms_;
+    bool flush_posted_ = false;
+    std::string shutdown_reason_;
+    std::function<void()> shutdown_done_;
+};
+
+PARLEY_NAMESPACE_END

@@ -1,0 +1,82 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/store.hpp>
+#include <parley/version.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// The default Store: a bounded ring of recent messages per room, in memory.
+/// Nothing survives a restart, which is why each run gets a new room epoch.
+/// Shares message objects with the Hubs' windows, so it costs a pointer per message.
+class MemoryStore final : public Store {
+public:
+    /// `capacity_per_room`: messages kept per room (oldest dropped first).
+    explicit MemoryStore(std::size_t capacity_per_room = 500) : capacity_(capacity_per_room) {}
+
+    std::vector<RoomRecord> load_rooms() override { return {}; }
+
+    void save_room(const RoomRecord& room) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        rooms_[room.id];
+    }
+
+    void remove_room(const std::string& room_id) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        rooms_.erase(room_id);
+    }
+
+    void append(const std::string& room_id, StoredMessagePtr message) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto& ring = rooms_[room_id];
+        ring.push_back(std::move(message));
+        while (ring.size() > capacity_) ring.pop_front();
+    }
+
+    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = rooms_.find(room_id);
+        if (it == rooms_.end()) return;
+        auto& ring = it->second;
+        auto pos = std::lower_bound(ring.begin(), ring.end(), tombstone->message.seq,
+                                    [](const StoredMessagePtr& m, std::uint64_t seq) {
+                                        return m->message.seq < seq;
+                                    });
+        if (pos != ring.end() && (*pos)->message.seq == tombstone->message.seq)
+            *pos = std::move(tombstone);
+    }
+
+    void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {
+        HistoryPage page;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = rooms_.find(room_id);
+            if (it != rooms_.end()) {
+                for (auto m = it->second.rbegin(); m != it->second.rend(); ++m) {
+                    const auto seq = (*m)->message.seq;
+                    if (query.before != 0 && seq >= query.before) continue;
+                    if (seq <= query.after || page.messages.size() >= query.limit) break;
+                    page.messages.push_back(*m);
+                }
+            }
+        }
+        std::reverse(page.messages.begin(), page.messages.end());
+        done(std::move(page));
+    }
+
+private:
+    std::size_t capacity_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, std::deque<StoredMessagePtr>> rooms_;
+};
+
+PARLEY_NAMESPACE_END
