@@ -1,0 +1,335 @@
+// User intents to protocol v1 frames, and the rules that span a reconnect:
+// reclaiming the nick with the token, rejoining the open room with `since`
+// and `epoch`, resending unconfirmed messages (same client_id), the typing
+// throttle, and tagging every request with a `ref` so that an error can be
+// routed back to what caused it. Server frames are handled in server_events.js.
+
+import { serverEvents, socketClosed } from './server_events.js';
+import { RoomState, clearIdentity, saveOpenRoom } from './state.js';
+
+// Send `typing {active:true}` at most this often while the user keeps typing;
+// it also refreshes the indicator before its 6 s expiry on the other side.
+const TYPING_RESEND_MS = 2_000;
+// This long without a keystroke counts as "stopped typing".
+const TYPING_IDLE_MS = 3_000;
+// One page of scroll-back.
+const HISTORY_PAGE = 50;
+// The largest gap we try to fill with one `history` request.
+const GAP_FILL_MAX = 100;
+// Requests remembered for routing errors; old ones are forgotten, since most
+// requests never get a reply carrying their ref (a `send` is answered by the
+// `message` broadcast).
+const MAX_TRACKED_REQUESTS = 200;
+
+export class Controller {
+  /**
+   * `onIdentityLost(message)` is called when the server refuses our nick
+   * (first entry or a failed reclaim): main.js shows the nickname screen.
+   */
+  constructor(store, connection, { onIdentityLost = () => {} } = {}) {
+    this.store = store;
+    this.connection = connection;
+    this.onIdentityLost = onIdentityLost;
+    this.identity = null;        // {nick, token} we are (re)claiming
+    this.restoreRoom = null;     // wire id of the room to reopen after a page reload
+    this.online = false;         // welcomed on the current socket
+    this.nextRef = 1;
+    this.requests = new Map();   // ref -> context of the request
+    this.typingActive = false;
+    this.typingSentAt = -Infinity;
+    this.typingIdleTimer = 0;
+    this.typingLaterTimer = 0;
+
+    connection.addEventListener('open', () => this.sayHello());
+    connection.addEventListener('frame', (event) => this.handleFrame(event.detail));
+    connection.addEventListener('close', (event) => this.onSocketClosed(event.detail));
+  }
+
+  // --- user intents -------------------------------------------------------
+
+  /** First entry from the nickname screen. */
+  enter(nick) {
+    this.identity = { nick, token: '' };
+    this.connection.start();
+  }
+
+  /** After a reload: reclaim the stored nick and reopen the stored room. */
+  resume({ nick, token, room }) {
+    this.identity = { nick, token };
+    this.restoreRoom = room;
+    this.store.screen = 'chat';
+    this.store.changed('session');
+    this.connection.start();
+  }
+
+  signOut() {
+    this.identity = null;
+    this.connection.stop();
+    clearIdentity();
+    this.resetChat();
+    this.store.screen = 'nickname';
+    this.store.changed('session');
+  }
+
+  /**
+   * Opens room `id` (the string key of store.lobby). `wireId` is the id exactly
+   * as the server sent it (string or number), which is what frames carry.
+   */
+  openRoom(id, wireId = lobbyWireId(this.store, id)) {
+    const { store } = this;
+    if (store.room?.id === id) return;
+    if (store.room) this.leaveRoom();
+    store.room = new RoomState(wireId, store.lobby.get(id)?.name);
+    saveOpenRoom(wireId);
+    this.join(store.room);
+    this.roomChanged();
+  }
+
+  leaveRoom() {
+    const { room } = this.store;
+    if (!room) return;
+    this.stopTyping();
+    if (this.online) this.request({ type: 'leave', room: room.wireId });
+    this.store.room = null;
+    saveOpenRoom('');
+    this.roomChanged();
+  }
+
+  createRoom(name) {
+    this.store.createError = '';
+    this.request({ type: 'create_room', name }, { name });
+    this.store.changed('lobby');
+  }
+
+  sendMessage(text) {
+    const { room } = this.store;
+    if (!room || !text.trim()) return;
+    this.stopTyping();
+    const entry = room.timeline.addPending(randomId(), text, this.store.session?.nick ?? '');
+    this.transmit(room, entry);
+    this.store.changed('timeline');
+  }
+
+  retryMessage(clientId) {
+    const { room } = this.store;
+    const entry = room?.timeline.retryPending(clientId);
+    if (!entry) return;
+    this.transmit(room, entry);
+    this.store.changed('timeline');
+  }
+
+  discardMessage(clientId) {
+    if (this.store.room?.timeline.removePending(clientId)) this.store.changed('timeline');
+  }
+
+  deleteMessage(seq) {
+    const { room } = this.store;
+    if (room) this.request({ type: 'delete', room: room.wireId, seq });
+  }
+
+  /** Scroll-back: one page older than the oldest message shown. */
+  loadOlder() {
+    const { room } = this.store;
+    if (!room || !room.joined || room.history !== 'more') return;
+    const before = room.timeline.minSeq;
+    if (before <= 1) {
+      room.history = 'start';
+    } else {
+      room.history = 'loading';
+      this.request({ type: 'history', room: room.wireId, before, limit: HISTORY_PAGE }, { room: room.id });
+    }
+    this.store.changed('timeline');
+  }
+
+  /** Called on every edit of the composer; `hasText` is whether it is non-empty. */
+  composerInput(hasText) {
+    const { room } = this.store;
+    if (!room?.joined || !this.online) return;
+    if (!hasText) {
+      this.stopTyping();
+      return;
+    }
+    const wait = TYPING_RESEND_MS - (Date.now() - this.typingSentAt);
+    if (wait <= 0) {
+      this.announceTyping();
+    } else if (!this.typingActive && !this.typingLaterTimer) {
+      // Typing again right after sending: the throttle holds the announcement
+      // back, so make it when the 2 s are up instead of at some later keystroke.
+      this.typingLaterTimer = setTimeout(() => this.announceTyping(), wait);
+    }
+    clearTimeout(this.typingIdleTimer);
+    this.typingIdleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  announceTyping() {
+    clearTimeout(this.typingLaterTimer);
+    this.typingLaterTimer = 0;
+    const { room } = this.store;
+    if (!room?.joined || !this.online) return;
+    this.request({ type: 'typing', room: room.wireId, active: true });
+    this.typingSentAt = Date.now();
+    this.typingActive = true;
+  }
+
+  stopTyping() {
+    clearTimeout(this.typingIdleTimer);
+    clearTimeout(this.typingLaterTimer);
+    this.typingLaterTimer = 0;
+    if (!this.typingActive) return;
+    this.typingActive = false;
+    const { room } = this.store;
+    if (room?.joined && this.online) this.request({ type: 'typing', room: room.wireId, active: false });
+  }
+
+  openDm(peer) {
+    const { store } = this;
+    if (!peer || peer === store.session?.nick) return;
+    store.dmOpen = peer;
+    store.thread(peer).unread = 0;
+    store.changed('dms');
+  }
+
+  closeDm() {
+    this.store.dmOpen = null;
+    this.store.changed('dms');
+  }
+
+  sendDm(peer, text) {
+    if (!text.trim()) return;
+    const entry = { clientId: randomId(), text, status: 'pending', error: '' };
+    this.store.thread(peer).pending.set(entry.clientId, entry);
+    this.transmitDm(peer, entry);
+    this.store.changed('dms');
+  }
+
+  retryDm(peer, clientId) {
+    const entry = this.store.thread(peer).pending.get(clientId);
+    if (!entry) return;
+    entry.status = 'pending';
+    entry.error = '';
+    this.transmitDm(peer, entry);
+    this.store.changed('dms');
+  }
+
+  discardDm(peer, clientId) {
+    this.store.thread(peer).pending.delete(clientId);
+    this.store.changed('dms');
+  }
+
+  dismissAlert() {
+    this.store.alert = null;
+    this.store.changed('alert');
+  }
+
+  // --- sending --------------------------------------------------------------
+
+  /** Sends with a fresh `ref` and remembers `context` to route a reply or error. */
+  request(frame, context = {}) {
+    const ref = this.nextRef++;
+    this.requests.set(ref, { ...context, type: frame.type });
+    if (this.requests.size > MAX_TRACKED_REQUESTS) {
+      this.requests.delete(this.requests.keys().next().value);
+    }
+    return this.connection.send({ ...frame, ref });
+  }
+
+  sayHello() {
+    if (!this.identity) return;
+    const hello = { type: 'hello', nick: this.identity.nick };
+    if (this.identity.token) hello.token = this.identity.token;
+    this.request(hello, { reclaim: Boolean(this.identity.token) });
+  }
+
+  join(room) {
+    if (!this.online) return;  // the rejoin after `welcome` sends it
+    const frame = { type: 'join', room: room.wireId };
+    const since = room.timeline.maxSeq;
+    // Resume only what we missed; without an epoch we cannot tell whether our
+    // seqs still mean the same messages, so ask for a fresh window instead.
+    room.resume = since > 0 && room.epoch !== null ? { since, epoch: room.epoch } : null;
+    if (room.resume) Object.assign(frame, room.resume);
+    room.joined = false;
+    this.request(frame, { room: room.id });
+  }
+
+  /** Sends a pending room message, once we are in the room; else it waits for the rejoin. */
+  transmit(room, entry) {
+    if (!this.online || !room.joined) return;
+    this.request(
+      { type: 'send', room: room.wireId, text: entry.text, client_id: entry.clientId },
+      { room: room.id, clientId: entry.clientId },
+    );
+  }
+
+  transmitDm(peer, entry) {
+    const sent = this.online && this.request(
+      { type: 'dm', to: peer, text: entry.text, client_id: entry.clientId },
+      { peer, clientId: entry.clientId },
+    );
+    if (!sent) {
+      entry.status = 'failed';
+      entry.error = 'Not sent: you are offline.';
+    }
+  }
+
+  // --- receiving -------------------------------------------------------------
+
+  handleFrame(frame) {
+    const handler = serverEvents[frame.type];
+    if (handler) handler(this, frame);
+    // Unknown types are ignored: a newer server may add events.
+  }
+
+  onSocketClosed(detail) {
+    socketClosed(this, detail);
+  }
+
+  // --- helpers -----------------------------------------------------------------
+
+  fillGap(room, gap) {
+    const missing = gap.before - gap.after - 1;
+    if (missing > GAP_FILL_MAX) {
+      room.timeline.addNotice('Some messages could not be loaded; history may be incomplete.', 'warn');
+    }
+    this.request(
+      { type: 'history', room: room.wireId, before: gap.before, limit: Math.min(missing, GAP_FILL_MAX) },
+      { room: room.id, gapFill: true },
+    );
+  }
+
+  showAlert(text, tone = 'info', kind = '') {
+    this.store.alert = { text, tone, kind };
+    this.store.changed('alert');
+  }
+
+  resetChat() {
+    const { store } = this;
+    store.session = null;
+    store.room = null;
+    store.dms.clear();
+    store.dmOpen = null;
+    store.lobby.clear();
+    store.lobbyLoaded = false;
+    this.roomChanged();
+    store.changed('dms');
+    store.changed('lobby');
+  }
+
+  roomChanged() {
+    for (const topic of ['room', 'members', 'timeline', 'typing']) this.store.changed(topic);
+  }
+}
+
+/** The server's own id value for a lobby room (falls back to the key). */
+function lobbyWireId(store, id) {
+  return store.lobby.get(id)?.wireId ?? id;
+}
+
+/**
+ * A random client_id. crypto.randomUUID() only exists in secure contexts
+ * (https or localhost); getRandomValues works on a plain-http LAN address too.
+ */
+export function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,235 @@
+// The open room: title, message timeline with scroll-back, join/leave notices,
+// "x is typing…", the composer and the member list.
+
+import { byId, el, formatTime, isoTime, reconcileChildren } from './dom.js';
+
+// Within this many pixels of an edge counts as "at" it: at the bottom we
+// follow new messages, at the top we fetch older ones.
+const EDGE_PX = 48;
+
+const HISTORY_TEXT = {
+  start: 'This is the beginning of the room.',
+  trimmed: 'Older messages are no longer available.',
+};
+
+export function mountRoomView(store, controller) {
+  const screen = byId('chat-screen');
+  const placeholder = byId('room-placeholder');
+  const open = byId('room-open');
+  const title = byId('room-title');
+  const timeline = byId('timeline');
+  const list = byId('messages');
+  const loadOlder = byId('load-older');
+  const historyState = byId('history-state');
+  const typing = byId('typing');
+  const form = byId('composer');
+  const input = byId('composer-input');
+  const memberList = byId('member-list');
+  const memberCount = byId('member-count');
+
+  let shownRoom = null;        // RoomState whose timeline `nodes` belongs to
+  let nodes = new Map();       // entry key -> {li, signature}
+  let typingTimer = 0;
+  let stickToBottom = true;    // follow new messages unless the user scrolled up
+
+  byId('leave-room').addEventListener('click', () => controller.leaveRoom());
+  loadOlder.addEventListener('click', () => controller.loadOlder());
+  timeline.addEventListener('scroll', () => {
+    stickToBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < EDGE_PX;
+    // Not when the scroll came from tabbing onto "Load older messages": the
+    // keyboard user should decide, and keep their focus where it is.
+    if (timeline.scrollTop < EDGE_PX && document.activeElement !== loadOlder) controller.loadOlder();
+  }, { passive: true });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    send();
+  });
+  input.addEventListener('keydown', (event) => {
+    // Enter sends; Shift+Enter is a new line; never while an IME is composing.
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener('input', () => controller.composerInput(input.value.trim() !== ''));
+
+  function send() {
+    const text = input.value;
+    if (!text.trim()) return;
+    input.value = '';
+    stickToBottom = true;
+    controller.sendMessage(text);
+    input.focus();
+  }
+
+  function renderRoom() {
+    const { room } = store;
+    screen.dataset.roomOpen = room ? 'true' : 'false';
+    placeholder.hidden = Boolean(room);
+    open.hidden = !room;
+    if (room !== shownRoom) {
+      // A different room: start from scratch, at the bottom.
+      shownRoom = room;
+      nodes = new Map();
+      list.replaceChildren();
+      stickToBottom = true;
+      input.value = '';
+      if (room) input.focus();
+    }
+    title.textContent = room ? `# ${room.name}` : '';
+    open.dataset.joined = room?.joined ? 'true' : 'false';
+  }
+
+  function renderTimeline() {
+    const { room } = store;
+    if (!room) return;
+    // Keep the reader's place when older messages are prepended above, and
+    // follow the conversation when they were already at the bottom.
+    const fromBottom = timeline.scrollHeight - timeline.scrollTop;
+    const me = store.session?.nick ?? '';
+    const seen = new Set();
+    const items = room.timeline.view().map((entry) => {
+      seen.add(entry.key);
+      return entryNode(entry, me);
+    });
+    for (const key of nodes.keys()) if (!seen.has(key)) nodes.delete(key);
+    reconcileChildren(list, items);
+    if (stickToBottom) timeline.scrollTop = timeline.scrollHeight;
+    else if (document.activeElement !== loadOlder) timeline.scrollTop = timeline.scrollHeight - fromBottom;
+    // (With the button focused we stay at the top: it and the page it just
+    // loaded stay in view.)
+
+    renderHistoryControls(room);
+    timeline.setAttribute('aria-busy', room.history === 'loading' ? 'true' : 'false');
+  }
+
+  function renderHistoryControls(room) {
+    const canLoad = room.history === 'more' || room.history === 'loading';
+    if (!canLoad && document.activeElement === loadOlder) {
+      // Hiding a focused button would drop keyboard focus to <body>.
+      timeline.focus({ preventScroll: true });
+    }
+    loadOlder.hidden = !canLoad;
+    // Stays focusable while loading (aria-disabled, not disabled) so that a
+    // keyboard user who pressed it does not lose their place.
+    const busy = room.history === 'loading' || !room.joined;
+    loadOlder.setAttribute('aria-disabled', String(busy));
+    loadOlder.textContent = room.history === 'loading' ? 'Loading older messages…' : 'Load older messages';
+    historyState.textContent = canLoad ? '' : HISTORY_TEXT[room.history] ?? '';
+    historyState.hidden = !historyState.textContent;
+  }
+
+  function entryNode(entry, me) {
+    const signature = [entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, entry.from === me].join('\u0000');
+    const known = nodes.get(entry.key);
+    if (known && known.signature === signature) return known.li;
+    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, me);
+    // Replace in place so the list order logic only ever moves known nodes.
+    if (known) known.li.replaceWith(li);
+    nodes.set(entry.key, { li, signature });
+    return li;
+  }
+
+  function noticeNode(entry) {
+    return el('li', { class: `notice notice-${entry.tone}`, dataset: { testid: 'notice' }, text: entry.text });
+  }
+
+  function messageNode(entry, me) {
+    const own = entry.from === me;
+    const state = entry.kind === 'pending' ? entry.status : entry.deleted ? 'deleted' : 'sent';
+    const li = el('li', {
+      class: `message${own ? ' own' : ''}`,
+      dataset: {
+        testid: 'message', state, from: entry.from,
+        ...(entry.kind === 'message' ? { seq: String(entry.seq) } : { clientId: entry.clientId }),
+      },
+    });
+    const canDelete = own && entry.kind === 'message' && !entry.deleted;
+    const meta = el('p', { class: 'message-meta' }, [
+      el('span', { class: 'message-from', dataset: { testid: 'message-from' }, text: entry.from }),
+      ' ',
+      el('time', { datetime: isoTime(entry.ts) || null, text: formatTime(entry.ts) }),
+      state === 'pending' ? el('span', { class: 'message-state', text: 'sending…' }) : null,
+      canDelete ? el('button', {
+        type: 'button',
+        class: 'button-small button-quiet message-delete',
+        text: 'Delete',
+        'aria-label': `Delete your message from ${formatTime(entry.ts) || 'earlier'}: ${preview(entry.text)}`,
+        dataset: { testid: 'delete-message' },
+        on: { click: () => controller.deleteMessage(entry.seq) },
+      }) : null,
+    ]);
+    li.append(meta);
+    if (entry.deleted) {
+      li.append(el('p', { class: 'message-text tombstone', dataset: { testid: 'message-text' }, text: 'message deleted' }));
+      return li;
+    }
+    li.append(el('p', { class: 'message-text', dataset: { testid: 'message-text' }, text: entry.text }));
+    if (state === 'failed') {
+      li.append(
+        el('p', { class: 'message-error', text: `Not sent: ${entry.error}` }),
+        el('div', { class: 'message-actions' }, [
+          el('button', { type: 'button', class: 'button-small', text: 'Retry', on: { click: () => controller.retryMessage(entry.clientId) } }),
+          el('button', { type: 'button', class: 'button-small button-quiet', text: 'Discard', on: { click: () => controller.discardMessage(entry.clientId) } }),
+        ]),
+      );
+    }
+    return li;
+  }
+
+  function renderTyping() {
+    clearTimeout(typingTimer);
+    const nicks = store.room ? store.room.typingNicks() : [];
+    typing.textContent = typingText(nicks);
+    // Redraw when the next indicator expires (it was not refreshed in 6 s).
+    if (nicks.length) {
+      const wait = store.room.nextTypingExpiry() - Date.now();
+      typingTimer = setTimeout(renderTyping, Math.max(50, wait));
+    }
+  }
+
+  function renderMembers() {
+    const { room } = store;
+    const me = store.session?.nick ?? '';
+    const members = room ? [...room.members].sort((a, b) => a.localeCompare(b)) : [];
+    memberCount.textContent = room ? `(${members.length})` : '';
+    memberList.replaceChildren(...members.map((nick) => {
+      if (nick === me) {
+        return el('li', { class: 'member self', dataset: { testid: 'member', nick } }, [
+          el('span', { text: nick }), el('span', { class: 'hint', text: ' (you)' }),
+        ]);
+      }
+      return el('li', { class: 'member', dataset: { testid: 'member', nick } }, [
+        el('button', {
+          type: 'button',
+          class: 'member-button',
+          text: nick,
+          'aria-label': `Send a direct message to ${nick}`,
+          on: { click: () => controller.openDm(nick) },
+        }),
+      ]);
+    }));
+  }
+
+  store.on('room', renderRoom);
+  store.on('timeline', renderTimeline);
+  store.on('typing', renderTyping);
+  store.on('members', renderMembers);
+  store.on('session', () => {
+    renderTimeline();
+    renderMembers();
+  });
+  renderRoom();
+}
+
+export function typingText(nicks) {
+  if (nicks.length === 0) return '';
+  if (nicks.length === 1) return `${nicks[0]} is typing…`;
+  if (nicks.length === 2) return `${nicks[0]} and ${nicks[1]} are typing…`;
+  return 'Several people are typing…';
+}
+
+function preview(text) {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
