@@ -7,6 +7,7 @@
 #include <parley/frame.hpp>
 #include <parley/fwd.hpp>
 #include <parley/message.hpp>
+#include <parley/metrics.hpp>
 #include <parley/store.hpp>
 #include <parley/transport.hpp>
 #include <parley/version.hpp>
@@ -59,6 +60,7 @@ public:
         handle_type handle;
         std::uint64_t session = 0;
         std::string nick;
+        std::string author;  // the client's resume token: who its messages belong to
         std::optional<std::uint64_t> since;
         std::optional<std::string> epoch;
         std::optional<std::uint64_t> history;
@@ -124,6 +126,7 @@ private:
         handle_type handle;
         std::uint64_t session;
         std::string nick;
+        std::string author;
         bool typing = false;
         time_point typing_until{};
         time_point typing_broadcast_at{};
@@ -159,8 +162,8 @@ private:
 
     /// Sends one shared frame to every member except `except`; members whose
     /// outbound queue is over budget are dropped as slow consumers afterwards,
-    /// so one stalled reader never delays the room.
-    void broadcast_local(const SharedFrame& frame, std::uint64_t except = 0) {
+    /// so one stalled reader never delays the room. Returns how many got it.
+    std::size_t broadcast_local(const SharedFrame& frame, std::uint64_t except = 0) {
         std::size_t sent = 0;
         std::vector<std::uint64_t> slow;
         for (auto& m : members_) {
@@ -170,11 +173,13 @@ private:
         }
         lobby_.count_sent(sent, frame->size());
         for (auto session : slow) drop_slow_consumer(session);
+        return sent;
     }
 
-    void broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
-        broadcast_local(frame, except);
+    std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
+        const auto sent = broadcast_local(frame, except);
         lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame});
+        return sent;
     }
 
     void drop_slow_consumer(std::uint64_t session) {
@@ -212,31 +217,33 @@ private:
             limit = limits_.history_window;
         }
         bool lost_lineage = r.since && !resume;
+        const std::uint64_t seen = next_seq_ - 1;  // the newest seq the read considers
         ++pending_joins_;
         collect(after, 0, limit,
-                [this, r = std::move(r), lost_lineage](std::vector<StoredMessagePtr> messages,
-                                                       bool complete) mutable {
+                [this, r = std::move(r), lost_lineage, seen](std::vector<StoredMessagePtr> messages,
+                                                             bool complete) mutable {
                     --pending_joins_;
-                    finish_join(std::move(r), std::move(messages), complete && !lost_lineage);
+                    finish_join(std::move(r), std::move(messages), complete && !lost_lineage, seen);
                 });
     }
 
-    void finish_join(JoinRequest r, std::vector<StoredMessagePtr> messages, bool complete) {
+    void finish_join(JoinRequest r, std::vector<StoredMessagePtr> messages, bool complete,
+                     std::uint64_t seen) {
         if (retired_ || r.client->is_closed()) {
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
-        // Messages broadcast while a store read was in flight are in the window.
-        if (!window_.empty()) {
-            const std::uint64_t have = messages.empty() ? 0 : messages.back()->message.seq;
-            if (!messages.empty() && window_.front()->message.seq > have + 1) complete = false;
+        // Messages broadcast while a store read was in flight (seq > seen) are in
+        // the window; older ones were the read's to choose, even when it chose none.
+        if (!window_.empty() && window_.back()->message.seq > seen) {
+            if (window_.front()->message.seq > seen + 1) complete = false;
             for (const auto& m : window_)
-                if (m->message.seq > have) messages.push_back(m);
+                if (m->message.seq > seen) messages.push_back(m);
         }
         const bool rejoin = find(r.session) != nullptr;
         if (!rejoin) {
             index_[r.session] = members_.size();
-            members_.push_back(Member{r.client, r.handle, r.session, r.nick});
+            members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
             if (members_.size() == 1) subscribe_bus();
         }
         std::vector<std::string_view> nicks;
@@ -292,6 +299,7 @@ private:
                          transport_.wall_now().time_since_epoch())
                          .count();
         message.from = m->nick;
+        message.author = m->author;
         message.text = std::move(text);
         message.client_id = std::move(client_id);
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
@@ -301,8 +309,8 @@ private:
         while (window_.size() > limits_.history_window) window_.pop_front();
         lobby_.store().append(record_.id, stored);
         Metrics::add(lobby_.metrics().messages_in);
-        Metrics::add(lobby_.metrics().messages_out, members_.size());
-        broadcast(frame);
+        // Counted as delivered: a slow consumer dropped instead is not.
+        Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
     }
 
     void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
@@ -337,7 +345,9 @@ private:
         if (!slot || slot->message.deleted)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
                                "no such message");
-        if (slot->message.from != m->nick)
+        // The author, not whoever holds the nickname now (it may have changed hands).
+        if (slot->message.author.empty() ? slot->message.from != m->nick
+                                         : slot->message.author != m->author)
             return reply_error(m->client, m->handle, ref, ErrorCode::forbidden,
                                "only the author can delete a message");
         const auto seq = slot->message.seq;
