@@ -1,0 +1,219 @@
+// parley-server: configuration from the environment and matching flags
+// (flags win), with --help.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#ifndef PARLEY_SERVER_SOURCE_WEB_ROOT
+#define PARLEY_SERVER_SOURCE_WEB_ROOT ""
+#endif
+
+namespace parley_server {
+
+struct Config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::chrono::milliseconds shutdown_timeout{5000};
+    /// Empty: same-origin only. `any_origin`: every Origin (ALLOWED_ORIGINS=*).
+    std::vector<std::string> allowed_origins;
+    bool any_origin = false;
+    unsigned threads = 0;  ///< 0: one per core
+    std::string web_root;  ///< empty: found next to the binary or in the source tree
+};
+
+/// Thrown for a bad value; main prints it with the usage hint and exits 2.
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::string_view usage_text =
+    R"(usage: parley-server [options]
+
+Serves the parley chat: the web app, the WebSocket endpoint /ws and the REST API,
+on one port. Every option can also be set by the environment variable in brackets;
+a flag wins over its variable.
+
+  --host HOST               address to listen on [HOST] (default 127.0.0.1;
+                            0.0.0.0 or :: to accept connections from other machines)
+  --port N                  TCP port [PORT] (default 8080; 0 picks a free port,
+                            printed in the "listening on" line)
+  --shutdown-timeout D      how long a graceful shutdown may take before the
+                            remaining connections are cut [SHUTDOWN_TIMEOUT]
+                            (default 5s; units ms, s, m; a bare number is seconds)
+  --allowed-origins LIST    comma-separated origins allowed to open WebSockets and
+                            POST to the API, e.g. https://chat.example.com
+                            [ALLOWED_ORIGINS] (default: same origin only; * allows
+                            any origin, which a warning reminds you of)
+  --threads N               I/O threads [THREADS] (default: one per core)
+  --web-root DIR            directory holding the web app [WEB_ROOT] (default: the
+                            installed share/parley/web, else the source tree's web/)
+  -h, --help                print this help and exit
+
+On SIGINT or SIGTERM every chat client is told `shutdown` and closed with 1001; the
+process exits 0 once all are gone, or after the shutdown timeout.
+)";
+
+namespace detail {
+
+inline std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(" \t");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+inline unsigned long parse_unsigned(std::string_view what, std::string_view text,
+                                    unsigned long max) {
+    if (text.empty() || !std::all_of(text.begin(), text.end(),
+                                     [](unsigned char c) { return std::isdigit(c); }))
+        throw ConfigError(std::string(what) + ": expected a number, got \"" + std::string(text) + "\"");
+    unsigned long value = 0;
+    for (char c : text) {
+        value = value * 10 + static_cast<unsigned long>(c - '0');
+        if (value > max)
+            throw ConfigError(std::string(what) + ": " + std::string(text) + " is over " +
+                              std::to_string(max));
+    }
+    return value;
+}
+
+/// "5s", "500ms", "2m", or a bare number of seconds.
+inline std::chrono::milliseconds parse_duration(std::string_view what, std::string_view text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    const auto number = parse_unsigned(what, text.substr(0, digits), 24UL * 3600 * 1000);
+    const auto unit = text.substr(digits);
+    if (unit.empty() || unit == "s") return std::chrono::seconds(number);
+    if (unit == "ms") return std::chrono::milliseconds(number);
+    if (unit == "m") return std::chrono::minutes(number);
+    throw ConfigError(std::string(what) + ": unknown unit in \"" + std::string(text) +
+                      "\" (use ms, s or m)");
+}
+
+/// Lower-case scheme://host[:port] without a trailing slash.
+inline std::string normalize_origin(std::string_view origin) {
+    std::string out = trim(origin);
+    while (!out.empty() && out.back() == '/') out.pop_back();
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+inline void set_origins(Config& config, std::string_view list) {
+    config.allowed_origins.clear();
+    config.any_origin = false;
+    std::string item;
+    std::istringstream in{std::string(list)};
+    while (std::getline(in, item, ',')) {
+        auto origin = normalize_origin(item);
+        if (origin.empty()) continue;
+        if (origin == "*") {
+            config.any_origin = true;
+            continue;
+        }
+        if (origin.find("://") == std::string::npos)
+            throw ConfigError("ALLOWED_ORIGINS: \"" + origin +
+                              "\" is not an origin like https://chat.example.com");
+        config.allowed_origins.push_back(origin);
+    }
+}
+
+inline void set(Config& config, std::string_view key, std::string_view value) {
+    if (key == "HOST") {
+        if (value.empty()) throw ConfigError("HOST: empty");
+        config.host = std::string(value);
+    } else if (key == "PORT") {
+        config.port = static_cast<std::uint16_t>(parse_unsigned("PORT", value, 65535));
+    } else if (key == "SHUTDOWN_TIMEOUT") {
+        config.shutdown_timeout = parse_duration("SHUTDOWN_TIMEOUT", value);
+    } else if (key == "ALLOWED_ORIGINS") {
+        set_origins(config, value);
+    } else if (key == "THREADS") {
+        config.threads = static_cast<unsigned>(parse_unsigned("THREADS", value, 1024));
+        if (config.threads == 0) throw ConfigError("THREADS: at least 1");
+    } else if (key == "WEB_ROOT") {
+        config.web_root = std::string(value);
+    }
+}
+
+struct Flag {
+    std::string_view flag;
+    std::string_view key;
+};
+inline constexpr Flag flags[] = {
+    {"--host", "HOST"},
+    {"--port", "PORT"},
+    {"--shutdown-timeout", "SHUTDOWN_TIMEOUT"},
+    {"--allowed-origins", "ALLOWED_ORIGINS"},
+    {"--threads", "THREADS"},
+    {"--web-root", "WEB_ROOT"},
+};
+
+}  // namespace detail
+
+/// The result of reading the command line: a config, or "print help".
+struct ParsedArgs {
+    Config config;
+    bool help = false;
+};
+
+/// Environment first, then flags (`--port 8080` or `--port=8080`).
+inline ParsedArgs parse_config(int argc, char** argv) {
+    ParsedArgs out;
+    for (const auto& f : detail::flags)
+        if (const char* v = std::getenv(std::string(f.key).c_str()); v && *v)
+            detail::set(out.config, f.key, v);
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            out.help = true;
+            return out;
+        }
+        std::string_view value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); eq != std::string_view::npos && arg.substr(0, 2) == "--") {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        const detail::Flag* match = nullptr;
+        for (const auto& f : detail::flags)
+            if (f.flag == arg) match = &f;
+        if (!match) throw ConfigError("unknown option " + std::string(arg));
+        if (!has_value) {
+            if (i + 1 >= argc) throw ConfigError(std::string(arg) + " needs a value");
+            value = argv[++i];
+        }
+        detail::set(out.config, match->key, value);
+    }
+    return out;
+}
+
+/// The web app's directory: --web-root, else <prefix>/share/parley/web beside an
+/// installed binary, else the source tree's web/ (compiled in).
+inline std::filesystem::path resolve_web_root(const Config& config, const char* argv0) {
+    namespace fs = std::filesystem;
+    if (!config.web_root.empty()) return fs::path(config.web_root);
+    std::error_code ec;
+    auto exe = fs::canonical("/proc/self/exe", ec);
+    if (ec && argv0) exe = fs::absolute(argv0, ec);
+    if (!ec) {
+        auto installed = exe.parent_path().parent_path() / "share" / "parley" / "web";
+        if (fs::is_regular_file(installed / "index.html", ec)) return installed;
+    }
+    return fs::path(PARLEY_SERVER_SOURCE_WEB_ROOT);
+}
+
+}  // namespace parley_server

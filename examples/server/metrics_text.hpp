@@ -1,0 +1,77 @@
+// parley-server: GET /metrics, the Lobby's counters in the Prometheus text
+// exposition format (version 0.0.4).
+#pragma once
+
+#include <parley/error_code.hpp>
+#include <parley/metrics.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace parley_server {
+
+/// Server-side numbers that are not the Lobby's.
+struct ServerGauges {
+    std::size_t sse_streams = 0;
+    std::size_t websocket_connections = 0;
+};
+
+inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGauges& g) {
+    std::string out;
+    auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                         std::uint64_t value) {
+        out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+        out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+        out.append(name).append(" ").append(std::to_string(value)).append("\n");
+    };
+    metric("parley_connections_opened_total", "counter", "WebSocket sessions started.",
+           m.connections_opened);
+    metric("parley_connections_closed_total", "counter", "WebSocket sessions ended.",
+           m.connections_closed);
+    metric("parley_connections_active", "gauge", "WebSocket sessions open now.",
+           m.connections_active);
+    metric("parley_identified_sessions", "gauge", "Sessions that have a nickname.",
+           m.identified_sessions);
+    metric("parley_rooms", "gauge", "Rooms in the lobby.", m.rooms);
+    metric("parley_rooms_created_total", "counter", "Rooms created by users.", m.rooms_created);
+    metric("parley_rooms_removed_total", "counter", "Rooms removed after staying empty.",
+           m.rooms_removed);
+    metric("parley_messages_in_total", "counter", "Chat messages accepted (room and direct).",
+           m.messages_in);
+    metric("parley_messages_out_total", "counter", "Chat messages delivered to connections.",
+           m.messages_out);
+    metric("parley_frames_in_total", "counter", "WebSocket frames received.", m.frames_in);
+    metric("parley_frames_out_total", "counter", "WebSocket frames sent.", m.frames_out);
+    metric("parley_bytes_in_total", "counter", "Payload bytes received.", m.bytes_in);
+    metric("parley_bytes_out_total", "counter", "Payload bytes sent.", m.bytes_out);
+    metric("parley_rate_limited_total", "counter", "Requests refused by the rate limit.",
+           m.rate_limited);
+    metric("parley_slow_consumer_closes_total", "counter",
+           "Connections closed with 1013 because they did not read.", m.slow_consumer_closes);
+    metric("parley_policy_closes_total", "counter", "Connections closed with 1008 for abuse.",
+           m.policy_closes);
+    metric("parley_protocol_closes_total", "counter",
+           "Connections closed with 1007 or 1009 for bad frames.", m.protocol_closes);
+
+    out.append("# HELP parley_errors_total Error replies sent, by code.\n");
+    out.append("# TYPE parley_errors_total counter\n");
+    for (std::size_t i = 0; i < parley::error_code_count; ++i) {
+        out.append("parley_errors_total{code=\"")
+            .append(parley::to_string(static_cast<parley::ErrorCode>(i)))
+            .append("\"} ")
+            .append(std::to_string(m.errors[i]))
+            .append("\n");
+    }
+
+    metric("parley_server_websocket_connections", "gauge",
+           "WebSocket connections the server holds open (including closing ones).",
+           g.websocket_connections);
+    metric("parley_server_sse_streams", "gauge", "Open /api/lobby/events streams.", g.sse_streams);
+    return out;
+}
+
+}  // namespace parley_server

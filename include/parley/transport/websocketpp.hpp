@@ -1,0 +1,322 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// The Transport policy (see <parley/transport.hpp>) on websocketpp's Asio
+// server. Optional: <parley/parley.hpp> does not include it, and it needs
+// websocketpp 0.8 and Asio (standalone by default: ASIO_STANDALONE is defined
+// here unless PARLEY_WEBSOCKETPP_BOOST_ASIO is). websocketpp 0.8.2 does not
+// compile as C++20 with g++: build the translation unit that includes this as
+// C++17. docs/embedding.md shows it in use.
+#pragma once
+
+#if !defined(ASIO_STANDALONE) && !defined(PARLEY_WEBSOCKETPP_BOOST_ASIO)
+#define ASIO_STANDALONE
+#endif
+
+#include <parley/lobby.hpp>
+#include <parley/transport.hpp>
+#include <parley/transport/detail/websocketpp_message.hpp>
+#include <parley/version.hpp>
+
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+
+namespace detail {
+
+/// Per-connection data parley keeps on the websocketpp connection object
+/// itself (websocketpp's `connection_base` customisation point), so handlers
+/// find their session without a lookup table or a lock.
+template <class Base>
+struct WsppConnectionBase : Base {
+    /// The parley::Client of this connection, type-erased (the Client type
+    /// depends on the transport, which depends on this config). Set by the open
+    /// handler, read by the connection's other handlers (all on its strand).
+    std::shared_ptr<void> parley_session_;
+};
+
+}  // namespace detail
+
+/// A websocketpp config: `Base` (websocketpp::config::asio by default, or
+/// asio_tls, or your own) with parley's message type, which shares one encoded
+/// frame between recipients and counts each connection's backlog exactly.
+template <class Base = websocketpp::config::asio>
+struct WebsocketppConfig : Base {
+    using type = WebsocketppConfig;
+    using message_type =
+        detail::WsppMessage<websocketpp::message_buffer::alloc::con_msg_manager>;
+    using con_msg_manager_type = websocketpp::message_buffer::alloc::con_msg_manager<message_type>;
+    using endpoint_msg_manager_type =
+        websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
+    using connection_base = detail::WsppConnectionBase<typename Base::connection_base>;
+};
+
+/// The Transport policy on websocketpp's Asio server (see the table in
+/// <parley/transport.hpp>):
+///
+/// | requirement     | here                                                                 |
+/// |-----------------|----------------------------------------------------------------------|
+/// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its backlog counters; `send` takes no global lock |
+/// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context  |
+/// | `timer_type`    | `shared_ptr<asio::steady_timer>`; the task runs on its lane; a cancelled timer's task never runs |
+/// | `send`          | one prepared websocketpp message per Frame (header + payload encoded once, shared by every recipient), queued with a small per-recipient envelope that keeps the exact backlog |
+/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
+/// | `ping`          | `connection::ping("")` on the connection's strand                      |
+/// | `buffered_amount` / `buffered_frames` | bytes / frames handed to websocketpp and not yet written to the socket; exact per frame: websocketpp writes whatever is queued as one batch, and each frame counts until the write of its batch completed |
+///
+/// Inbound events come from websocketpp's handlers: `bind()` installs them all,
+/// or call `open`, `message`, `pong` and `closed` from your own handlers.
+template <class Config = WebsocketppConfig<>>
+class WebsocketppTransport {
+public:
+    using config_type = Config;
+    using server_type = websocketpp::server<Config>;
+    using connection_type = typename server_type::connection_type;
+    using connection_ptr = typename server_type::connection_ptr;
+    using message_ptr = typename Config::message_type::ptr;
+    using io_context = websocketpp::lib::asio::io_service;
+    using executor_type = io_context::executor_type;
+
+    /// One connection as the core sees it.
+    struct Peer {
+        explicit Peer(const connection_ptr& con) : connection(con) {}
+        std::weak_ptr<connection_type> connection;
+        std::shared_ptr<detail::WsppBacklog> backlog = std::make_shared<detail::WsppBacklog>();
+        /// Set by close(): nothing more is queued after it, so the close frame
+        /// (queued on the connection's strand a moment later) is the last one.
+        std::atomic<bool> closing{false};
+    };
+
+    using handle_type = std::shared_ptr<Peer>;
+    using lane_type = websocketpp::lib::asio::strand<executor_type>;
+    using timer_type = std::shared_ptr<websocketpp::lib::asio::steady_timer>;
+    using lobby_type = Lobby<WebsocketppTransport>;
+    using client_type = Client<WebsocketppTransport>;
+    using client_ptr = std::shared_ptr<client_type>;
+
+    struct Options {
+        /// After a close frame is queued, how long the peer has to answer
+        /// before the TCP connection is dropped anyway. Keep it well below the
+        /// server's shutdown timeout.
+        std::chrono::milliseconds close_handshake_timeout{2000};
+        /// A close with more than this queued skips the close frame (it would
+        /// wait behind the backlog) and drops the connection at once.
+        std::size_t drop_backlog_bytes = 64 * 1024;
+    };
+
+    explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
+    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {}
+
+    WebsocketppTransport(const WebsocketppTransport&) = delete;
+    WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
+
+    io_context& context() noexcept { return io_; }
+    const Options& options() const noexcept { return options_; }
+
+    // ---- the Transport policy ------------------------------------------------------
+
+    lane_type make_lane() { return websocketpp::lib::asio::make_strand(io_.get_executor()); }
+
+    void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
+
+    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
+    std::chrono::system_clock::time_point wall_now() const {
+        return std::chrono::system_clock::now();
+    }
+
+    timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
+        auto timer = std::make_shared<websocketpp::lib::asio::steady_timer>(lane, delay);
+        timer->async_wait(websocketpp::lib::asio::bind_executor(
+            lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
+                if (ec == websocketpp::lib::asio::error::operation_aborted) return;
+                task();
+            }));
+        return timer;
+    }
+
+    /// Called on the timer's own lane (the core's rule), so it never races the wait.
+    void cancel_timer(timer_type& timer) {
+        if (timer) timer->cancel();
+    }
+
+    /// Thread-safe; websocketpp's `connection::send` takes the connection's own
+    /// locks only. The first send of a Frame encodes it; every other recipient
+    /// reuses that buffer.
+    void send(const handle_type& h, SharedFrame frame) {
+        if (h->closing.load(std::memory_order_acquire)) return;
+        auto con = h->connection.lock();
+        if (!con) return;
+        const message_ptr& wire = frame->template prepared<message_ptr>(
+            [](std::string_view text) { return Config::message_type::prepared_text(text); });
+        // If the connection is no longer open, send() refuses and the envelope
+        // dies here, taking its count back.
+        con->send(Config::message_type::envelope(std::move(frame), *wire, h->backlog));
+    }
+
+    void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
+        if (h->closing.exchange(true, std::memory_order_acq_rel)) return;
+        auto con = h->connection.lock();
+        if (!con) return;
+        const bool drop = code == close_code::try_again_later ||
+                          h->backlog->bytes.load(std::memory_order_relaxed) > options_.drop_backlog_bytes;
+        on_strand(con, [con, code, reason = std::string(reason), drop,
+                        timeout = options_.close_handshake_timeout] {
+            if (con->get_state() != websocketpp::session::state::open) return;
+            if (drop) return drop_now(con);
+            con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
+            websocketpp::lib::error_code ec;
+            con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
+            if (ec) drop_now(con);
+        });
+    }
+
+    void ping(const handle_type& h) {
+        auto con = h->connection.lock();
+        if (!con) return;
+        on_strand(con, [con] {
+            websocketpp::lib::error_code ec;
+            con->ping("", ec);  // fails only when no longer open: nothing to do
+        });
+    }
+
+    std::size_t buffered_amount(const handle_type& h) const {
+        return h->backlog->bytes.load(std::memory_order_relaxed);
+    }
+    std::size_t buffered_frames(const handle_type& h) const {
+        return h->backlog->frames.load(std::memory_order_relaxed);
+    }
+
+    // ---- glue for websocketpp's handlers -----------------------------------------------
+
+    /// What parley's core needs to know about a connection: remote address,
+    /// Origin, path, query and the request headers (lower-case names).
+    static PeerInfo peer_info(const connection_ptr& con) {
+        PeerInfo info;
+        info.remote_address = con->get_remote_endpoint();
+        const std::string& resource = con->get_resource();
+        const auto q = resource.find('?');
+        info.path = resource.substr(0, q);
+        if (q != std::string::npos) info.query = resource.substr(q + 1);
+        for (const auto& [name, value] : con->get_request().get_headers()) {
+            std::string lower = name;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            info.headers[lower] = value;
+        }
+        auto origin = info.headers.find("origin");
+        if (origin != info.headers.end()) info.origin = origin->second;
+        return info;
+    }
+
+    /// Open handler: starts a session for `con` in `lobby`.
+    client_ptr open(const connection_ptr& con, lobby_type& lobby) {
+        con->set_max_message_size(lobby.limits().max_frame_bytes);
+        auto client = lobby.connect(std::make_shared<Peer>(con), peer_info(con));
+        con->parley_session_ = client;
+        return client;
+    }
+
+    /// Message handler: a text (or binary: it must still be UTF-8 JSON) frame.
+    static void message(const connection_ptr& con, const message_ptr& msg) {
+        if (auto client = session(con)) client->receive(std::move(msg->get_raw_payload()));
+    }
+
+    /// Pong handler.
+    static void pong(const connection_ptr& con) {
+        if (auto client = session(con)) client->pong();
+    }
+
+    /// Close handler (also fine as the fail handler): reports the end once.
+    static void closed(const connection_ptr& con) {
+        auto client = session(con);
+        if (!client) return;
+        con->parley_session_.reset();
+        client->closed(close_code_seen(con));
+    }
+
+    /// The session of a connection, or null (not a chat connection, or ended).
+    static client_ptr session(const connection_ptr& con) {
+        return std::static_pointer_cast<client_type>(con->parley_session_);
+    }
+
+    /// TCP_NODELAY: chat frames are small and latency matters more than packet count.
+    static void tune_socket(const connection_ptr& con) {
+        websocketpp::lib::asio::error_code ec;
+        con->get_raw_socket().set_option(websocketpp::lib::asio::ip::tcp::no_delay(true), ec);
+    }
+
+    /// Installs open, message, pong, close, fail and tcp_post_init handlers that
+    /// route every WebSocket of `server` to `lobby`, and the frame size limit.
+    /// Add your own validate handler (Origin, path) and http handler.
+    void bind(server_type& server, lobby_type& lobby) {
+        using websocketpp::connection_hdl;
+        server.set_max_message_size(lobby.limits().max_frame_bytes);
+        server.set_close_handshake_timeout(static_cast<long>(options_.close_handshake_timeout.count()));
+        server.set_tcp_post_init_handler(
+            [&server](connection_hdl hdl) { tune_socket(server.get_con_from_hdl(hdl)); });
+        server.set_open_handler(
+            [this, &server, &lobby](connection_hdl hdl) { open(server.get_con_from_hdl(hdl), lobby); });
+        server.set_message_handler([&server](connection_hdl hdl, message_ptr msg) {
+            message(server.get_con_from_hdl(hdl), msg);
+        });
+        server.set_pong_handler([&server](connection_hdl hdl, std::string) {
+            pong(server.get_con_from_hdl(hdl));
+        });
+        server.set_close_handler(
+            [&server](connection_hdl hdl) { closed(server.get_con_from_hdl(hdl)); });
+    }
+
+    /// Drops `con` now, on its strand: no close frame, queued output discarded,
+    /// and an RST so the kernel frees its buffers too. Then the close handler runs.
+    static void drop(const connection_ptr& con) {
+        on_strand(con, [con] { drop_now(con); });
+    }
+
+private:
+    /// websocketpp's connection is not thread-safe outside send(): anything else
+    /// runs on the connection's strand (where its own handlers run).
+    template <class F>
+    static void on_strand(const connection_ptr& con, F&& f) {
+        if (auto strand = con->get_strand())
+            websocketpp::lib::asio::post(*strand, std::forward<F>(f));
+        else
+            f();
+    }
+
+    static void drop_now(const connection_ptr& con) {
+        const auto state = con->get_state();
+        if (state == websocketpp::session::state::closed) return;
+        websocketpp::lib::asio::error_code ec;
+        con->get_raw_socket().set_option(websocketpp::lib::asio::socket_base::linger(true, 0), ec);
+        con->terminate(websocketpp::error::make_error_code(websocketpp::error::operation_canceled));
+    }
+
+    /// The close code to report to the core: the peer's when it sent a real one,
+    /// 1000 for a clean close without a code, else ours, else 1006 (dropped).
+    static std::uint16_t close_code_seen(const connection_ptr& con) {
+        namespace status = websocketpp::close::status;
+        const auto remote = con->get_remote_close_code();
+        if (remote == status::no_status) return close_code::normal;
+        if (remote != status::abnormal_close && remote != status::blank) return remote;
+        const auto local = con->get_local_close_code();
+        if (local != status::abnormal_close && local != status::blank && local != status::no_status)
+            return local;
+        return close_code::abnormal;
+    }
+
+    io_context& io_;
+    Options options_;
+};
+
+PARLEY_NAMESPACE_END

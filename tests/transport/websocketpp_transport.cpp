@@ -1,0 +1,299 @@
+// The websocketpp transport over real loopback sockets, seen from a raw TCP
+// peer that can stop reading: one shared encoding per frame, exact backlog
+// counts, whole frames under concurrent sends, the close frame after queued
+// output, and a slow consumer dropped at once with its queue freed.
+//
+// Built only when websocketpp and Asio are installed (top-level CMakeLists.txt);
+// also meant to run under ThreadSanitizer (PARLEY_SANITIZE=thread).
+
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <parley/parley.hpp>
+#include <parley/transport/websocketpp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Transport = parley::WebsocketppTransport<>;
+using Message = Transport::config_type::message_type;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+template <class F>
+bool eventually(F&& check, std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (check()) return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return check();
+}
+
+/// A server on an ephemeral loopback port with a Lobby, run by two threads.
+struct Fixture {
+    Transport::io_context io;
+    Transport transport{io};
+    Transport::server_type server;
+    parley::Lobby<Transport> lobby{transport};
+    std::vector<std::thread> threads;
+    std::promise<Transport::handle_type> opened;
+    std::atomic<int> closes{0};
+    std::uint16_t port = 0;
+
+    Fixture() {
+        server.init_asio(&io);
+        server.clear_access_channels(websocketpp::log::alevel::all);
+        server.clear_error_channels(websocketpp::log::elevel::all);
+        transport.bind(server, lobby);
+        // A small send buffer, so a peer that stops reading backs up into
+        // websocketpp's queue after a few KiB instead of a few MiB.
+        server.set_tcp_post_init_handler([this](websocketpp::connection_hdl hdl) {
+            auto con = server.get_con_from_hdl(hdl);
+            Transport::tune_socket(con);
+            asio::error_code ec;  // the socket may already be gone at teardown
+            con->get_raw_socket().set_option(asio::socket_base::send_buffer_size(4096), ec);
+        });
+        server.set_open_handler([this](websocketpp::connection_hdl hdl) {
+            auto client = transport.open(server.get_con_from_hdl(hdl), lobby);
+            opened.set_value(client->handle());
+        });
+        server.set_close_handler([this](websocketpp::connection_hdl hdl) {
+            Transport::closed(server.get_con_from_hdl(hdl));
+            ++closes;
+        });
+        server.listen(tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+        server.start_accept();
+        asio::error_code ec;
+        port = server.get_local_endpoint(ec).port();
+        for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+    }
+
+    ~Fixture() {
+        std::promise<void> done;
+        lobby.shutdown("test over", [&done] { done.set_value(); });
+        done.get_future().wait_for(5s);
+        io.stop();
+        for (auto& t : threads) t.join();
+        // websocketpp's acceptor is not thread-safe: close it once no thread runs.
+        websocketpp::lib::error_code ec;
+        server.stop_listening(ec);
+        io.restart();
+        io.poll();
+    }
+};
+
+/// The peer: a raw socket that does the WebSocket handshake and then reads
+/// frames only when told to.
+struct RawPeer {
+    asio::io_context io;
+    tcp::socket socket{io};
+    std::string pending;  // bytes read past the handshake
+
+    explicit RawPeer(std::uint16_t port) {
+        socket.open(tcp::v4());
+        socket.set_option(asio::socket_base::receive_buffer_size(4096));
+        socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port));
+        const std::string request =
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        asio::write(socket, asio::buffer(request));
+        asio::streambuf buf;
+        const auto n = asio::read_until(socket, buf, "\r\n\r\n");
+        std::string all(asio::buffers_begin(buf.data()), asio::buffers_end(buf.data()));
+        REQUIRE(all.rfind("HTTP/1.1 101", 0) == 0);
+        pending = all.substr(n);
+    }
+
+    void read_exactly(std::string& out, std::size_t n) {
+        while (pending.size() < n) {
+            char chunk[4096];
+            const auto got = socket.read_some(asio::buffer(chunk));
+            pending.append(chunk, got);
+        }
+        out = pending.substr(0, n);
+        pending.erase(0, n);
+    }
+
+    struct WsFrame {
+        int opcode = 0;
+        std::string payload;
+    };
+
+    WsFrame read_frame() {
+        std::string head;
+        read_exactly(head, 2);
+        WsFrame f;
+        f.opcode = static_cast<unsigned char>(head[0]) & 0x0F;
+        REQUIRE((static_cast<unsigned char>(head[0]) & 0x80) != 0);  // FIN
+        REQUIRE((static_cast<unsigned char>(head[1]) & 0x80) == 0);  // unmasked
+        std::uint64_t len = static_cast<unsigned char>(head[1]) & 0x7F;
+        std::string ext;
+        if (len == 126) {
+            read_exactly(ext, 2);
+            len = (std::uint64_t(static_cast<unsigned char>(ext[0])) << 8) | static_cast<unsigned char>(ext[1]);
+        } else if (len == 127) {
+            read_exactly(ext, 8);
+            len = 0;
+            for (char c : ext) len = (len << 8) | static_cast<unsigned char>(c);
+        }
+        read_exactly(f.payload, static_cast<std::size_t>(len));
+        return f;
+    }
+};
+
+parley::SharedFrame text_frame(std::size_t size, char fill) {
+    std::string text = "\"" + std::string(size - 2, fill) + "\"";
+    return parley::make_frame(std::move(text));
+}
+
+}  // namespace
+
+TEST_CASE("a text frame header is 0x81 and the RFC 6455 length encoding") {
+    using parley::detail::websocket_text_header;
+    CHECK(websocket_text_header(5) == std::string("\x81\x05", 2));
+    CHECK(websocket_text_header(125) == std::string("\x81\x7d", 2));
+    CHECK(websocket_text_header(126) == std::string("\x81\x7e\x00\x7e", 4));
+    CHECK(websocket_text_header(65535) == std::string("\x81\x7e\xff\xff", 4));
+    CHECK(websocket_text_header(65536) == std::string("\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00", 10));
+}
+
+TEST_CASE("every recipient's envelope points at one shared encoding and counts itself") {
+    auto frame = text_frame(300, 'a');
+    auto make = [](std::string_view text) { return Message::prepared_text(text); };
+    const auto& wire = frame->prepared<Message::ptr>(make);
+    const auto& again = frame->prepared<Message::ptr>(make);
+    REQUIRE(&wire == &again);
+    CHECK(wire->get_prepared());
+    CHECK(wire->get_payload() == frame->text());
+
+    auto backlog_a = std::make_shared<parley::detail::WsppBacklog>();
+    auto backlog_b = std::make_shared<parley::detail::WsppBacklog>();
+    {
+        auto a = Message::envelope(frame, *wire, backlog_a);
+        auto b = Message::envelope(frame, *wire, backlog_b);
+        auto a2 = Message::envelope(frame, *wire, backlog_a);
+        CHECK(a->get_prepared());
+        CHECK(a->get_payload().data() == wire->get_payload().data());
+        CHECK(b->get_header().data() == wire->get_header().data());
+        CHECK(backlog_a->frames == 2);
+        CHECK(backlog_a->bytes == 2 * (300 + 4));
+        CHECK(backlog_b->frames == 1);
+    }
+    CHECK(backlog_a->frames == 0);
+    CHECK(backlog_a->bytes == 0);
+    CHECK(backlog_b->bytes == 0);
+}
+
+TEST_CASE("the backlog is exact while the peer does not read and drains to zero when it does") {
+    Fixture fx;
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+
+    constexpr int frames = 300;
+    auto frame = text_frame(1024, 'b');  // 1024-byte payload: a 4-byte header
+    for (int i = 0; i < frames; ++i) fx.transport.send(h, frame);
+    // The peer reads nothing: the socket buffers fill and the rest stays queued,
+    // counted in whole frames (a batch websocketpp is writing counts until its
+    // write completes).
+    std::this_thread::sleep_for(200ms);
+    const auto queued = fx.transport.buffered_frames(h);
+    CHECK(queued > 0);
+    CHECK(queued <= frames);
+    CHECK(fx.transport.buffered_amount(h) == queued * (1024 + 4));
+
+    for (int i = 0; i < frames; ++i) {
+        auto f = peer.read_frame();
+        REQUIRE(f.opcode == 1);
+        REQUIRE(f.payload == frame->text());
+    }
+    CHECK(eventually([&] { return fx.transport.buffered_frames(h) == 0; }));
+    CHECK(fx.transport.buffered_amount(h) == 0);
+}
+
+TEST_CASE("concurrent sends from several threads arrive whole and in each sender's order") {
+    Fixture fx;
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+
+    constexpr int senders = 4;
+    constexpr int per_sender = 150;
+    std::vector<std::thread> threads;
+    for (int s = 0; s < senders; ++s) {
+        threads.emplace_back([&, s] {
+            for (int i = 0; i < per_sender; ++i) {
+                std::string text = "{\"s\":" + std::to_string(s) + ",\"i\":" + std::to_string(i) +
+                                   ",\"pad\":\"" + std::string(static_cast<std::size_t>(50 + i), 'x') + "\"}";
+                fx.transport.send(h, parley::make_frame(std::move(text)));
+            }
+        });
+    }
+    std::vector<int> next(senders, 0);
+    for (int n = 0; n < senders * per_sender; ++n) {
+        auto f = peer.read_frame();
+        REQUIRE(f.opcode == 1);
+        const int s = f.payload[5] - '0';
+        REQUIRE(s >= 0);
+        REQUIRE(s < senders);
+        const std::string expected = "{\"s\":" + std::to_string(s) + ",\"i\":" + std::to_string(next[s]) +
+                                     ",\"pad\":\"" + std::string(static_cast<std::size_t>(50 + next[s]), 'x') + "\"}";
+        REQUIRE(f.payload == expected);
+        ++next[s];
+    }
+    for (auto& t : threads) t.join();
+    CHECK(eventually([&] { return fx.transport.buffered_frames(h) == 0 && fx.transport.buffered_amount(h) == 0; }));
+}
+
+TEST_CASE("a close with little queued sends the close frame after the queued frames") {
+    Fixture fx;
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+    auto frame = text_frame(10, 'c');
+    fx.transport.send(h, frame);
+    fx.transport.close(h, parley::close_code::going_away, "bye");
+
+    auto first = peer.read_frame();
+    CHECK(first.opcode == 1);
+    CHECK(first.payload == frame->text());
+    auto close = peer.read_frame();
+    REQUIRE(close.opcode == 8);
+    REQUIRE(close.payload.size() >= 2);
+    const int code = (static_cast<unsigned char>(close.payload[0]) << 8) | static_cast<unsigned char>(close.payload[1]);
+    CHECK(code == 1001);
+    CHECK(close.payload.substr(2) == "bye");
+    // No answer from the peer: the handshake is cut after close_handshake_timeout.
+    CHECK(eventually([&] { return fx.closes.load() == 1; }, 5000ms));
+}
+
+TEST_CASE("a slow consumer is dropped at once: its queue is freed and the close is reported") {
+    Fixture fx;
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+    auto frame = text_frame(1024, 'd');
+    for (int i = 0; i < 400; ++i) fx.transport.send(h, frame);
+    REQUIRE(eventually([&] { return fx.transport.buffered_amount(h) > 64 * 1024; }));
+
+    const auto start = std::chrono::steady_clock::now();
+    fx.transport.close(h, parley::close_code::try_again_later, "slow consumer");
+    REQUIRE(eventually([&] { return fx.closes.load() == 1; }, 2000ms));
+    REQUIRE(eventually([&] { return fx.transport.buffered_amount(h) == 0; }, 2000ms));
+    CHECK(fx.transport.buffered_frames(h) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 1000ms);
+
+    // The peer finds the connection reset (SO_LINGER 0), not a close handshake.
+    asio::error_code ec;
+    char sink[65536];
+    for (int i = 0; i < 10000 && !ec; ++i) peer.socket.read_some(asio::buffer(sink), ec);
+    CHECK((ec == asio::error::connection_reset || ec == asio::error::eof));
+
+    // Later sends to it are ignored and counted nowhere.
+    fx.transport.send(h, frame);
+    CHECK(fx.transport.buffered_frames(h) == 0);
+}
