@@ -31,6 +31,7 @@ enum class ErrorCode : unsigned char {
     forbidden,
     user_not_found,
     server_busy,
+    not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
     count_  // number of codes; not a code
 };
 
@@ -43,7 +44,8 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "already_identified", "nick_invalid", "nick_taken",    "room_name_invalid",
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
-        "not_found",    "forbidden",         "user_not_found", "server_busy"};
+        "not_found",    "forbidden",         "user_not_found", "server_busy",
+        "not_supported"};
     return names[static_cast<std::size_t>(code)];
 }
 

@@ -49,6 +49,15 @@ struct Limits {
     /// Largest page a `history` request (or `join` with `history`) returns.
     std::size_t max_history_page = 200;
 
+    // --- search -----------------------------------------------------------------------
+    /// Results a `search` returns when the client does not say how many; at most
+    /// `max_history_page`. A screenful: people refine the words rather than page far.
+    std::size_t search_page_default = 20;
+    /// Longest search text in code points: a few words, not a document.
+    std::size_t max_search_chars = 200;
+    /// Words a search uses (more are ignored): each is one index lookup.
+    std::size_t max_search_terms = 16;
+
     // --- rate limiting ------------------------------------------------------------------
     /// Token bucket per connection: burst size and refill rate (requests/second).
     /// 20 lets a person paste a few lines at once; 10/s is far above typing speed.

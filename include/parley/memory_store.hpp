@@ -1,6 +1,7 @@
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 #pragma once
 
+#include <parley/detail/search.hpp>
 #include <parley/store.hpp>
 #include <parley/version.hpp>
 
@@ -18,6 +19,8 @@ PARLEY_NAMESPACE_BEGIN
 /// The default Store: a bounded ring of recent messages per room, in memory.
 /// Nothing survives a restart, which is why each run gets a new room epoch.
 /// Shares message objects with the Hubs' windows, so it costs a pointer per message.
+/// Search is a plain scan of the ring (every word a substring, ASCII case-blind),
+/// newest first: no ranking, but no index to keep either.
 class MemoryStore final : public Store {
 public:
     /// `capacity_per_room`: messages kept per room (oldest dropped first).
@@ -70,6 +73,35 @@ public:
             }
         }
         std::reverse(page.messages.begin(), page.messages.end());
+        done(std::move(page));
+    }
+
+    bool can_search() const override { return true; }
+
+    void search(const std::string& room_id, SearchQuery query, SearchDone done) override {
+        SearchPage page;
+        // The words are taken as given; the Lobby already bounded their number.
+        const auto terms = detail::search_terms(query.text, query.text.size());
+        if (!terms.empty()) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = rooms_.find(room_id);
+            std::uint64_t skipped = 0;
+            if (it != rooms_.end()) {
+                for (auto m = it->second.rbegin(); m != it->second.rend(); ++m) {
+                    const auto& message = (*m)->message;
+                    if (message.deleted || !detail::contains_all_terms(message.text, terms)) continue;
+                    if (skipped < query.offset) {
+                        ++skipped;
+                        continue;
+                    }
+                    if (page.messages.size() == query.limit) {
+                        page.more = true;
+                        break;
+                    }
+                    page.messages.push_back(*m);
+                }
+            }
+        }
         done(std::move(page));
     }
 

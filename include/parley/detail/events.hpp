@@ -120,6 +120,18 @@ inline std::string encode_history(const Ref& ref, std::string_view room,
     return w.finish();
 }
 
+/// `messages` best match first, as the store ranked them.
+inline std::string encode_search_results(const Ref& ref, std::string_view room, std::string_view q,
+                                         std::uint64_t offset,
+                                         const std::vector<StoredMessagePtr>& messages, bool more) {
+    JsonWriter w;
+    start(w, "search_results", &ref);
+    w.field("room", room).field("q", q).field("offset", offset);
+    write_messages(w, messages);
+    w.field("more", more);
+    return w.finish();
+}
+
 inline std::string encode_presence(std::string_view room, std::string_view event,
                                    std::string_view nick) {
     JsonWriter w;
