@@ -33,8 +33,8 @@ PARLEY_NAMESPACE_BEGIN
 /// `closed` from any thread.
 ///
 /// Requests are handled in arrival order. A request that needs the Lobby (hello,
-/// nick, rooms, watch_lobby, create_room, join, dm) is completed before the next
-/// one starts; requests for a joined room go straight to its Hub, whose lane keeps
+/// nick, rooms, watch_lobby, create_room, join, dm, search) is completed before the
+/// next one starts; requests for a joined room go straight to its Hub, whose lane keeps
 /// their order.
 template <class Transport>
 class Client : public std::enable_shared_from_this<Client<Transport>> {
@@ -108,8 +108,16 @@ private:
         if (closed_) return;
         const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(transport_.now() -
                                                                                last_inbound_);
-        if (idle >= limits_.idle_timeout) return terminate(close_code::normal, "idle timeout");
-        if (idle >= limits_.ping_interval) transport_.ping(handle_);
+        if (idle >= limits_.idle_timeout) {
+            // The peer went silent (half-open or gone): a drop, not a clean close by
+            // the client, so its nick stays reserved for the token holder.
+            transport_.close(handle_, close_code::normal, "idle timeout");
+            return finalize(close_code::abnormal);
+        }
+        // Ping after ping_interval of silence, counted from the last inbound frame.
+        if (idle < limits_.ping_interval)
+            return arm_keepalive(std::min(limits_.ping_interval, limits_.idle_timeout) - idle);
+        transport_.ping(handle_);
         arm_keepalive(std::min(limits_.ping_interval, limits_.idle_timeout - idle));
     }
 
@@ -134,7 +142,7 @@ private:
         transport_.cancel_timer(identify_timer_);
         for (auto& [id, hub] : rooms_) hub->leave(session_, std::nullopt);
         rooms_.clear();
-        lobby_.session_ended(this->shared_from_this(), nick_, code);
+        lobby_.session_ended(this->shared_from_this(), nick_, code, claiming_);
     }
 
     /// The same nickname was reclaimed with its token from a new connection.
@@ -225,11 +233,12 @@ private:
         if (type == "create_room") return on_create_room(rq);
         if (type == "nick") return on_nick(rq);
         if (type == "dm") return on_dm(rq);
+        if (type == "search") return on_search(rq);
     }
 
     static bool is_known_type(std::string_view type) {
         for (auto known : {"send", "typing", "join", "leave", "history", "delete", "rooms",
-                           "watch_lobby", "create_room", "nick", "dm"})
+                           "watch_lobby", "create_room", "nick", "dm", "search"})
             if (type == known) return true;
         return false;
     }
@@ -252,6 +261,7 @@ private:
         if (!detail::is_valid_nick(nick, limits_))
             return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
         busy_ = true;
+        claiming_ = std::string(nick);
         lobby_.claim_nick(this->shared_from_this(), std::string(nick),
                           std::string(token.value_or("")), rq.ref());
     }
@@ -276,6 +286,7 @@ private:
         if (!detail::is_valid_nick(nick, limits_))
             return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
         busy_ = true;
+        claiming_ = std::string(nick);
         lobby_.rename(this->shared_from_this(), nick_, std::string(nick), rq.ref());
     }
 
@@ -326,6 +337,7 @@ private:
         join.handle = handle_;
         join.session = session_;
         join.nick = nick_;
+        join.author = token_;
         join.since = since;
         if (epoch) join.epoch = std::string(*epoch);
         join.history = history;
@@ -421,6 +433,23 @@ private:
         if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
     }
 
+    /// Search needs no membership (any identified client may read any room's
+    /// history over REST too); the Lobby checks the room and the words.
+    void on_search(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto q = rq.required_string("q");
+        const auto limit = rq.optional_count("limit");
+        const auto offset = rq.optional_count("offset");
+        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
+            rq.fail(ErrorCode::bad_request,
+                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
+        if (rejected(rq)) return;
+        busy_ = true;
+        lobby_.search_for(this->shared_from_this(), std::string(room), std::string(q),
+                          static_cast<std::size_t>(limit.value_or(limits_.search_page_default)),
+                          offset.value_or(0), rq.ref());
+    }
+
     void on_dm(detail::Request& rq) {
         const auto to = rq.required_string("to");
         const auto text = rq.required_string("text");
@@ -456,6 +485,7 @@ private:
 
     std::string nick_;   // empty until hello succeeds
     std::string token_;
+    std::string claiming_;  // the nick last asked of the Lobby (hello or nick)
     std::map<std::string, HubPtr> rooms_;
     bool busy_ = false;  // a Lobby round trip is under way
     std::deque<std::unique_ptr<detail::Request>> inbox_;

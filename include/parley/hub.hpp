@@ -437,6 +437,7 @@ private:
     }
 
     void arm_typing_timer(time_point deadline) {
+        if (retired_) return;  // stopped: a typing request that raced shutdown arms nothing
         if (typing_timer_armed_ && typing_deadline_ <= deadline) return;
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = true;

@@ -5,6 +5,7 @@
 #include <parley/detail/events.hpp>
 #include <parley/detail/random.hpp>
 #include <parley/detail/request.hpp>
+#include <parley/detail/search.hpp>
 #include <parley/detail/utf8.hpp>
 #include <parley/hub.hpp>
 #include <parley/local_bus.hpp>
@@ -97,14 +98,16 @@ public:
             return client;
         }
         post([this, client] {
-            if (stopping_) return client->shut_down(shutdown_reason_);
+            // Registered even while stopping, so shutdown's `done` waits for it too;
+            // shut down here only if the shutdown pass already ran (else it will).
             sessions_[client->session()] = client;
+            if (shutdown_begun_) client->shut_down(shutdown_reason_);
         });
         client->start();
         return client;
     }
 
-    /// Every room with its member count, sorted by name.
+    /// Every room with its member count, sorted by name ignoring ASCII case.
     void rooms(std::function<void(std::vector<RoomInfo>)> done) {
         post([this, done = std::move(done)] { done(room_list()); });
     }
@@ -144,6 +147,21 @@ public:
         });
     }
 
+    /// Full-text search in one room: the messages matching every word of `q`,
+    /// best first, `limit` (0: the default page; capped at `max_history_page`)
+    /// after skipping `offset`. `done(failure, page)` runs on the Lobby's lane;
+    /// failures: room_not_found, bad_request (no words, or `q` too long),
+    /// not_supported (the store cannot search), server_busy (the store failed).
+    void search(std::string room, std::string q, std::size_t limit, std::uint64_t offset,
+                std::function<void(Failure, SearchPage)> done) {
+        if (limit == 0) limit = limits_.search_page_default;
+        limit = std::min(limit, limits_.max_history_page);
+        post([this, room = std::move(room), q = std::move(q), limit, offset,
+              done = std::move(done)]() mutable {
+            run_search(room, std::move(q), limit, offset, std::move(done));
+        });
+    }
+
     /// Whether `nick` is valid and free; `done(failure)` with nick_invalid or nick_taken.
     void nick_available(std::string nick, std::function<void(Failure)> done) {
         post([this, nick = std::move(nick), done = std::move(done)] {
@@ -171,6 +189,7 @@ public:
     void shutdown(std::string reason, std::function<void()> done = {}) {
         stopping_.store(true, std::memory_order_release);
         post([this, reason = std::move(reason), done = std::move(done)]() mutable {
+            shutdown_begun_ = true;
             shutdown_reason_ = reason;
             shutdown_done_ = std::move(done);
             for (auto& [id, client] : sessions_) client->shut_down(reason);
@@ -324,12 +343,20 @@ private:
         client->complete();
     }
 
-    void session_ended(ClientPtr client, std::string nick, std::uint16_t code) {
+    /// `claiming`: the nick the session last asked for; a hello or rename still in
+    /// flight when it ended may have given it that name, which is released instead.
+    void session_ended(ClientPtr client, std::string nick, std::uint16_t code,
+                       std::string claiming = {}) {
         Metrics::add(metrics_.connections_closed);
-        post([this, client = std::move(client), nick = std::move(nick), code] {
+        post([this, client = std::move(client), nick = std::move(nick), code,
+              claiming = std::move(claiming)] {
             sessions_.erase(client->session());
             watchers_.erase(client->session());
-            if (!nick.empty()) release_nick(client, nick, code);
+            auto held = nicks_.find(detail::fold_ascii_case(claiming));
+            if (!claiming.empty() && held != nicks_.end() && held->second.owner == client)
+                release_nick(client, claiming, code);
+            else if (!nick.empty())
+                release_nick(client, nick, code);
             maybe_finish_shutdown();
         });
     }
@@ -442,7 +469,8 @@ private:
             auto it = rooms_.find(id);
             if (it == rooms_.end()) return;
             it->second.members = members;
-            if (members == 0 && !it->second.permanent) arm_room_ttl(id);
+            // No new timer once stopping: shutdown leaves none behind.
+            if (members == 0 && !it->second.permanent && !stopping_) arm_room_ttl(id);
             publish_room(id);
         });
     }
@@ -483,8 +511,10 @@ private:
         std::vector<RoomInfo> list;
         list.reserve(rooms_.size());
         for (const auto& [id, entry] : rooms_) list.push_back(info(entry));
+        // Ignoring ASCII case, as names are unique ignoring it: "alpha", "Beta", "gamma".
         std::sort(list.begin(), list.end(), [](const RoomInfo& a, const RoomInfo& b) {
-            return std::tie(a.name, a.id) < std::tie(b.name, b.id);
+            const auto fa = detail::fold_ascii_case(a.name), fb = detail::fold_ascii_case(b.name);
+            return std::tie(fa, a.id) < std::tie(fb, b.id);
         });
         return list;
     }
@@ -541,6 +571,59 @@ private:
         for (auto& [id, watcher] : api_watchers_) watcher(event, frame);
     }
 
+    // ---- search (lobby lane) -----------------------------------------------------------------------
+
+    /// Checks the room and the words, asks the store and brings its answer back
+    /// to this lane (a store may answer from its own thread).
+    void run_search(const std::string& room, std::string q, std::size_t limit, std::uint64_t offset,
+                    std::function<void(Failure, SearchPage)> done) {
+        if (!rooms_.count(room)) return done(ErrorCode::room_not_found, {});
+        if (!detail::is_valid_utf8(q) || detail::count_code_points(q) > limits_.max_search_chars)
+            return done(ErrorCode::bad_request, {});
+        // The store gets only the words that count, one space apart.
+        SearchQuery query;
+        for (const auto& term : detail::search_terms(q, limits_.max_search_terms))
+            query.text += (query.text.empty() ? "" : " ") + term;
+        if (query.text.empty()) return done(ErrorCode::bad_request, {});
+        if (!store_->can_search()) return done(ErrorCode::not_supported, {});
+        query.limit = limit;
+        query.offset = offset;
+        store_->search(room, std::move(query), [this, done = std::move(done)](SearchPage page) mutable {
+            post([done = std::move(done), page = std::move(page)]() mutable {
+                if (page.failed) return done(ErrorCode::server_busy, {});
+                done(std::nullopt, std::move(page));
+            });
+        });
+    }
+
+    void search_for(ClientPtr client, std::string room, std::string q, std::size_t limit,
+                    std::uint64_t offset, detail::Ref ref) {
+        post([this, client = std::move(client), room = std::move(room), q = std::move(q), limit,
+              offset, ref = std::move(ref)]() mutable {
+            auto text = q;
+            run_search(room, std::move(text), limit, offset,
+                       [this, client, room, q = std::move(q), offset, ref](Failure failure,
+                                                                            SearchPage page) {
+                           if (failure) return refuse(client, ref, *failure, search_refusal(*failure, room));
+                           deliver(client, client->handle(),
+                                   make_frame(detail::encode_search_results(
+                                       ref, room, q, offset, page.messages, page.more)));
+                           client->complete();
+                       });
+        });
+    }
+
+    std::string search_refusal(ErrorCode code, const std::string& room) const {
+        switch (code) {
+            case ErrorCode::room_not_found: return "no room " + room;
+            case ErrorCode::bad_request:
+                return "\"q\" must hold at least one word and at most " +
+                       std::to_string(limits_.max_search_chars) + " characters";
+            case ErrorCode::not_supported: return "this server's store cannot search";
+            default: return "search is unavailable right now";
+        }
+    }
+
     // ---- direct messages (lobby lane) ----------------------------------------------------------
 
     void direct_message(ClientPtr client, std::string from, std::string to, std::string text,
@@ -586,6 +669,7 @@ private:
     std::set<std::string> dirty_rooms_;
     bool flush_posted_ = false;
     std::string shutdown_reason_;
+    bool shutdown_begun_ = false;  // the shutdown pass has run
     std::function<void()> shutdown_done_;
 };
 

@@ -20,6 +20,10 @@ struct ChatMessage {
     std::string text;
     std::string client_id;
     bool deleted = false;
+    /// Who wrote it, for the delete check: the author's resume token, which
+    /// survives a nick change and a reclaim while a freed nickname does not.
+    /// Never sent (not part of `to_json`); empty when unknown (then `from` decides).
+    std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
     std::string to_json() const {

@@ -55,7 +55,8 @@ public:
                                           "duplicate field \"" +
                                               std::string(out.doc_.MemberBegin()[a].name.GetString()) +
                                               "\""};
-        if (const auto* ref = find_member(out.doc_, "ref")) {
+        // A null ref is no ref, as null is "absent" for every optional field.
+        if (const auto* ref = find_member(out.doc_, "ref"); ref && !ref->IsNull()) {
             const auto& v = *ref;
             if (v.IsString() && v.GetStringLength() <= limits.max_ref_bytes) {
                 out.ref_.kind = Ref::Kind::text;
