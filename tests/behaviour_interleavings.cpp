@@ -326,3 +326,45 @@ TEST_CASE("the interleavings scenario keeps its invariants in plain post order t
     s.check_invariants();
     s.finish();
 }
+
+TEST_CASE("a nick reclaimed from a new connection that rejoins at once stays listed, under any "
+          "interleaving") {
+    for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+        CAPTURE(seed);
+        Scenario s(Limits{});
+        s.t.executor().shuffle(seed);
+        s.peers[0].send(R"({"type":"hello","nick":"alice"})");
+        s.peers[1].send(R"({"type":"hello","nick":"bob"})");
+        s.join(0, "general");
+        s.join(1, "general");
+        s.t.run_until_idle();
+        const std::string token = s.peers[0].last("welcome").value()["token"].GetString();
+
+        // A second tab takes the nick over with the token and goes straight back in.
+        MockPeer tab(s.t, s.lobby);
+        tab.send(R"({"type":"hello","nick":"alice","token":")" + token + R"("})");
+        tab.send(R"({"type":"join","room":"general"})");
+        s.t.run_until_idle();
+
+        CHECK(s.peers[0].close_code() == close_code::normal);
+        REQUIRE(tab.last("joined"));
+        // bob's picture of the room, from his joined frame and the presence events since.
+        // Never a join for a name already listed nor a leave for one that is not.
+        std::set<std::string> view;
+        const auto bob_joined = s.peers[1].last("joined");
+        for (const auto& n : (*bob_joined)["members"].GetArray()) view.insert(n.GetString());
+        for (const auto& p : s.peers[1].all("presence")) {
+            const std::string nick = p["nick"].GetString();
+            if (std::string(p["event"].GetString()) == "join") CHECK(view.insert(nick).second);
+            else CHECK(view.erase(nick) == 1);
+        }
+        CHECK(view == std::set<std::string>{"alice", "bob"});
+        CHECK(tab.count("presence") == 0);  // never told that its own name left
+        std::multiset<std::string> listed;
+        const auto tab_joined = tab.last("joined");
+        for (const auto& n : (*tab_joined)["members"].GetArray()) listed.insert(n.GetString());
+        CHECK(listed == std::multiset<std::string>{"alice", "bob"});
+        CHECK(s.lobby_counts().at("general") == 2);
+        s.finish();
+    }
+}

@@ -200,7 +200,7 @@ TEST_CASE("a stalled peer is closed after idle_timeout and its queued output is 
     CHECK(presence_leaves(bob) == std::vector<std::string>{"alice"});
 }
 
-TEST_CASE("a vanished peer's nick stays reserved for its token after the idle close") {
+TEST_CASE("a vanished peer's nick is released to its token holder first after the idle close") {
     World w;
     MockPeer alice(w.t, w.lobby);
     hello(alice, "alice");
@@ -217,11 +217,20 @@ TEST_CASE("a vanished peer's nick stays reserved for its token after the idle cl
     REQUIRE(mallory.last("error"));
     CHECK(std::string(mallory.last("error").value()["code"].GetString()) == "nick_taken");
 
-    MockPeer back(w.t, w.lobby);
-    hello(back, "alice", token);
-    w.t.run_until_idle();
-    REQUIRE(back.last("welcome"));
-    CHECK(std::string(back.last("welcome").value()["nick"].GetString()) == "alice");
+    SECTION("the token holder gets it back") {
+        MockPeer back(w.t, w.lobby);
+        hello(back, "alice", token);
+        w.t.run_until_idle();
+        REQUIRE(back.last("welcome"));
+        CHECK(std::string(back.last("welcome").value()["nick"].GetString()) == "alice");
+    }
+    SECTION("anyone may take it once nick_reclaim_grace has passed") {
+        w.t.advance(w.lobby.limits().nick_reclaim_grace);
+        MockPeer someone(w.t, w.lobby);
+        hello(someone, "alice");
+        w.t.run_until_idle();
+        CHECK(someone.count("welcome") == 1);
+    }
 }
 
 TEST_CASE("identify_timeout closes a connection that never says hello with 1008") {

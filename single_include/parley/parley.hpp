@@ -1801,10 +1801,24 @@ private:
                 if (m->message.seq > seen) messages.push_back(m);
         }
         const bool rejoin = find(r.session) != nullptr;
+        bool took_over = false;
         if (!rejoin) {
-            index_[r.session] = members_.size();
-            members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
-            if (members_.size() == 1) subscribe_bus();
+            auto same = std::find_if(members_.begin(), members_.end(), [&](const Member& m) {
+                return !r.author.empty() && m.author == r.author && m.nick == r.nick;
+            });
+            if (same != members_.end()) {
+                // A nick reclaimed with its token while the replaced session is still
+                // listed (its leave is on its way): take its place quietly, so nobody
+                // sees the name twice, or leave while its owner is here.
+                index_.erase(same->session);
+                index_[r.session] = static_cast<std::size_t>(same - members_.begin());
+                *same = Member{r.client, r.handle, r.session, r.nick, r.author};
+                took_over = true;
+            } else {
+                index_[r.session] = members_.size();
+                members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
+                if (members_.size() == 1) subscribe_bus();
+            }
         }
         std::vector<std::string_view> nicks;
         nicks.reserve(members_.size());
@@ -1812,7 +1826,7 @@ private:
         lobby_.deliver(r.client, r.handle,
                        make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
                                                         messages, record_.epoch, complete)));
-        if (!rejoin) {
+        if (!rejoin && !took_over) {
             broadcast(make_frame(detail::encode_presence(record_.id, "join", r.nick)), r.session);
             lobby_.room_members_changed(record_.id, members_.size());
         }
