@@ -37,6 +37,37 @@ TEST_CASE("a file that is not a database gives a StoreError with the path and SQ
     CHECK(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()) == text);
 }
 
+TEST_CASE("another program's SQLite database is refused and left untouched", "[sqlite][errors]") {
+    TempDir dir;
+    const auto path = dir.file("inventory.db");
+    {
+        parley::detail::SqliteConnection other(path, true);
+        other.exec_or_throw("CREATE TABLE items (name TEXT)", "create");
+        other.exec_or_throw("INSERT INTO items VALUES ('sword')", "insert");
+    }
+    expect_store_error(path, "not a parley database");
+    {
+        parley::detail::SqliteConnection other(path, false);
+        CHECK(other.query_text("SELECT name FROM items", "read") == "sword");
+        CHECK(other.query_text("PRAGMA user_version", "read") == "0");
+        CHECK(other.query_text("SELECT count(*) FROM sqlite_master", "read") == "1");
+    }
+
+    const auto marked = dir.file("marked.db");
+    {
+        parley::detail::SqliteConnection other(marked, true);
+        other.exec_or_throw("PRAGMA application_id = 1234", "mark");
+    }
+    expect_store_error(marked, "another application");
+
+    // An empty file (or a fresh database) becomes a parley database, marked as one.
+    const auto fresh = dir.file("fresh.db");
+    { SqliteStore store(fresh, test_store_options()); }
+    parley::detail::SqliteConnection check(fresh, false);
+    CHECK(check.query_text("PRAGMA application_id", "read") ==
+          std::to_string(parley::detail::sqlite_application_id));
+}
+
 TEST_CASE("a damaged database is refused at start-up", "[sqlite][errors]") {
     TempDir dir;
     const auto path = dir.file("chat.db");

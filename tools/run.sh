@@ -8,7 +8,9 @@
 #                                        the scripted demo on the mock transport instead,
 #                                        printing its transcript (examples/demo)
 # Environment: PARLEY_JOBS (build parallelism, default 2); the server's own
-# variables (PORT, HOST, SHUTDOWN_TIMEOUT, ALLOWED_ORIGINS, THREADS, WEB_ROOT).
+# variables (PORT, HOST, SHUTDOWN_TIMEOUT, ALLOWED_ORIGINS, THREADS, WEB_ROOT, PARLEY_DB,
+# PARLEY_FLUSH_INTERVAL, PARLEY_KEEP_MESSAGES, PARLEY_KEEP_FOR, PARLEY_DB_MAX_BYTES); history
+# goes to ./parley.db unless PARLEY_DB says otherwise.
 set -euo pipefail
 
 # shellcheck source=tools/common.sh
@@ -17,7 +19,7 @@ cd "$PARLEY_ROOT"
 
 target=parley-server
 source_file=examples/server/main.cpp
-packages=(cmake g++ rapidjson-dev ninja-build libasio-dev libwebsocketpp-dev)
+packages=(cmake g++ rapidjson-dev ninja-build libasio-dev libwebsocketpp-dev libsqlite3-dev)
 if [ "${1:-}" = "demo" ]; then
     shift
     target=parley-demo

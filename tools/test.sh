@@ -147,8 +147,9 @@ stage_web_e2e() {
     command -v chromium >/dev/null 2>&1 || parley_ensure_packages chromium
     build_server || return 1
     npm_install tests/web || return 1
-    local log=build/web-e2e-server.log url="" pid status
-    "$SERVER_BIN" --port 0 --host 127.0.0.1 >"$log" 2>&1 &
+    local log=build/web-e2e-server.log db=build/web-e2e.db url="" pid status
+    rm -f "$db" "$db-wal" "$db-shm"
+    "$SERVER_BIN" --port 0 --host 127.0.0.1 --db "$db" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         url=$(sed -n 's/^parley-server listening on //p' "$log")
@@ -160,7 +161,8 @@ stage_web_e2e() {
         kill "$pid" 2>/dev/null
         return 1
     fi
-    PARLEY_URL="$url" node --test tests/web/
+    # restart.test.mjs starts (and kills) servers of its own.
+    PARLEY_URL="$url" PARLEY_SERVER_BIN="$PWD/$SERVER_BIN" node --test tests/web/
     status=$?
     kill -TERM "$pid"
     if ! wait "$pid"; then

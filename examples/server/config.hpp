@@ -31,6 +31,16 @@ struct Config {
     bool any_origin = false;
     unsigned threads = 0;  ///< 0: one per core
     std::string web_root;  ///< empty: found next to the binary or in the source tree
+    /// The SQLite file for rooms and history; ":memory:" keeps them in memory only.
+    std::string db_path = "./parley.db";
+    bool db_path_chosen = false;  ///< set by PARLEY_DB or --db rather than the default
+    /// Longest an accepted message waits before it is committed to the file.
+    std::chrono::milliseconds flush_interval{50};
+    std::uint64_t keep_messages = 0;   ///< retention: messages kept per room (0: all)
+    std::chrono::milliseconds keep_for{0};  ///< retention: oldest message kept (0: forever)
+    std::uint64_t db_max_bytes = 0;  ///< quota on the database file (0: none)
+
+    bool persistent() const { return db_path != ":memory:"; }
 };
 
 /// Thrown for a bad value; main prints it with the usage hint and exits 2.
@@ -59,10 +69,28 @@ a flag wins over its variable.
   --threads N               I/O threads [THREADS] (default: one per core)
   --web-root DIR            directory holding the web app [WEB_ROOT] (default: the
                             installed share/parley/web, else the source tree's web/)
+  --db PATH                 SQLite file keeping rooms and history across restarts
+                            [PARLEY_DB] (default ./parley.db, created if missing;
+                            :memory: keeps them in memory only, lost on exit)
+  --flush-interval D        longest an accepted message waits before it is written
+                            to the file [PARLEY_FLUSH_INTERVAL] (default 50ms, at
+                            most 100ms): what a crash (kill -9) can lose
+  --keep-messages N         retention: messages kept per room, oldest removed first
+                            [PARLEY_KEEP_MESSAGES] (default 0: all)
+  --keep-for D              retention: drop messages older than D
+                            [PARLEY_KEEP_FOR] (default 0: forever; units ms, s, m,
+                            h, d)
+  --db-max-bytes N          quota on the database file; past it writes are kept in
+                            memory, retried and reported in /metrics like a full
+                            disk [PARLEY_DB_MAX_BYTES] (default 0: none)
   -h, --help                print this help and exit
 
 On SIGINT or SIGTERM every chat client is told `shutdown` and closed with 1001; the
-process exits 0 once all are gone, or after the shutdown timeout.
+process exits 0 once all are gone, or after the shutdown timeout, with every
+accepted message written to the database.
+
+Durability: a message broadcast more than the flush interval before the process is
+killed (even with kill -9) is in the history after a restart.
 )";
 
 namespace detail {
@@ -89,17 +117,25 @@ inline unsigned long parse_unsigned(std::string_view what, std::string_view text
     return value;
 }
 
-/// "5s", "500ms", "2m", or a bare number of seconds.
+/// "5s", "500ms", "2m", "12h", "30d", or a bare number of seconds; at most ten years.
 inline std::chrono::milliseconds parse_duration(std::string_view what, std::string_view text) {
     std::size_t digits = 0;
     while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-    const auto number = parse_unsigned(what, text.substr(0, digits), 24UL * 3600 * 1000);
+    const auto number = parse_unsigned(what, text.substr(0, digits), 10UL * 366 * 24 * 3600 * 1000);
     const auto unit = text.substr(digits);
-    if (unit.empty() || unit == "s") return std::chrono::seconds(number);
-    if (unit == "ms") return std::chrono::milliseconds(number);
-    if (unit == "m") return std::chrono::minutes(number);
-    throw ConfigError(std::string(what) + ": unknown unit in \"" + std::string(text) +
-                      "\" (use ms, s or m)");
+    std::chrono::milliseconds::rep scale = 0;
+    if (unit.empty() || unit == "s") scale = 1000;
+    else if (unit == "ms") scale = 1;
+    else if (unit == "m") scale = 60 * 1000;
+    else if (unit == "h") scale = 3600 * 1000;
+    else if (unit == "d") scale = 24 * 3600 * 1000;
+    else
+        throw ConfigError(std::string(what) + ": unknown unit in \"" + std::string(text) +
+                          "\" (use ms, s, m, h or d)");
+    const auto ms = static_cast<std::chrono::milliseconds::rep>(number) * scale;
+    if (ms > std::chrono::milliseconds::rep(10) * 366 * 24 * 3600 * 1000)
+        throw ConfigError(std::string(what) + ": " + std::string(text) + " is over ten years");
+    return std::chrono::milliseconds(ms);
 }
 
 /// Lower-case scheme://host[:port] without a trailing slash.
@@ -145,6 +181,20 @@ inline void set(Config& config, std::string_view key, std::string_view value) {
         if (config.threads == 0) throw ConfigError("THREADS: at least 1");
     } else if (key == "WEB_ROOT") {
         config.web_root = std::string(value);
+    } else if (key == "PARLEY_DB") {
+        if (value.empty()) throw ConfigError("PARLEY_DB: empty (use :memory: to run without a file)");
+        config.db_path = std::string(value);
+        config.db_path_chosen = true;
+    } else if (key == "PARLEY_FLUSH_INTERVAL") {
+        config.flush_interval = parse_duration("PARLEY_FLUSH_INTERVAL", value);
+        if (config.flush_interval > std::chrono::milliseconds(100))
+            throw ConfigError("PARLEY_FLUSH_INTERVAL: at most 100ms");
+    } else if (key == "PARLEY_KEEP_MESSAGES") {
+        config.keep_messages = parse_unsigned("PARLEY_KEEP_MESSAGES", value, 1000000000UL);
+    } else if (key == "PARLEY_DB_MAX_BYTES") {
+        config.db_max_bytes = parse_unsigned("PARLEY_DB_MAX_BYTES", value, ~0UL / 10);
+    } else if (key == "PARLEY_KEEP_FOR") {
+        config.keep_for = parse_duration("PARLEY_KEEP_FOR", value);
     }
 }
 
@@ -159,6 +209,11 @@ inline constexpr Flag flags[] = {
     {"--allowed-origins", "ALLOWED_ORIGINS"},
     {"--threads", "THREADS"},
     {"--web-root", "WEB_ROOT"},
+    {"--db", "PARLEY_DB"},
+    {"--flush-interval", "PARLEY_FLUSH_INTERVAL"},
+    {"--keep-messages", "PARLEY_KEEP_MESSAGES"},
+    {"--keep-for", "PARLEY_KEEP_FOR"},
+    {"--db-max-bytes", "PARLEY_DB_MAX_BYTES"},
 };
 
 }  // namespace detail

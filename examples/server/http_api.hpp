@@ -4,6 +4,7 @@
 //   POST /api/rooms {name}                           201 {room} | 400 | 409 | 413 | 415
 //   GET  /api/rooms/{id}                             {room} | 404
 //   GET  /api/rooms/{id}/messages?before=&limit=     {room, messages:[..], complete}
+//   GET  /api/rooms/{id}/messages?q=&limit=&offset=  {room, q, offset, messages:[..], more}
 //   GET  /api/nicknames/{nick}                       {nick, available} | 400
 //
 // Every request that needs the Lobby defers its response; the Lobby answers on
@@ -30,6 +31,8 @@ class HttpApi {
 public:
     /// Largest JSON body accepted (a room name is at most 64 characters).
     static constexpr std::size_t max_body_bytes = 4 * 1024;
+    /// Deepest search page offset: no one reads a billion results.
+    static constexpr std::uint64_t max_search_offset = 1000000000;
 
     HttpApi(Lobby& lobby, const OriginPolicy& origins) : lobby_(lobby), origins_(origins) {}
 
@@ -95,6 +98,8 @@ private:
                 return 409;
             case ErrorCode::server_busy:
                 return 503;
+            case ErrorCode::not_supported:
+                return 501;
             case ErrorCode::forbidden:
                 return 403;
             default:
@@ -118,6 +123,8 @@ private:
                 return "a nickname has 1 to 24 characters and no spaces or control characters";
             case ErrorCode::server_busy:
                 return "the server is shutting down";
+            case ErrorCode::not_supported:
+                return "this server's store cannot search";
             default:
                 return std::string(parley::to_string(code));
         }
@@ -190,6 +197,7 @@ private:
     void room_messages(const ConnectionPtr& con, const std::string& id, std::string_view query) {
         const auto params = parse_query(query);
         if (!params) return respond_now(con, api_error(400, "bad_request", "malformed query string"));
+        if (params->count("q")) return search_messages(con, id, *params);
         const auto max_page = lobby_.limits().max_history_page;
         std::optional<std::uint64_t> before;
         std::size_t limit = lobby_.limits().join_history_default;
@@ -218,6 +226,57 @@ private:
                 w.field("complete", complete);
                 respond_later(con, json_response(200, w.finish()));
             });
+    }
+
+    /// Full-text search: ranked best first, `limit` per page after `offset`.
+    template <class Params>
+    void search_messages(const ConnectionPtr& con, const std::string& id, const Params& params) {
+        const auto& q = params.at("q");
+        const auto& limits = lobby_.limits();
+        if (params.count("before"))
+            return respond_now(con, api_error(400, "bad_request",
+                                        "\"before\" pages history; a search pages with \"offset\""));
+        if (!parley::detail::is_valid_utf8(q))
+            return respond_now(con, api_error(400, "bad_request", "\"q\" is not UTF-8"));
+        std::size_t limit = limits.search_page_default;
+        std::uint64_t offset = 0;
+        if (auto it = params.find("limit"); it != params.end() && !it->second.empty()) {
+            auto n = parse_count(it->second);
+            if (!n || *n == 0 || *n > limits.max_history_page)
+                return respond_now(con, api_error(400, "bad_request",
+                                            "\"limit\" must be 1 to " +
+                                                std::to_string(limits.max_history_page)));
+            limit = static_cast<std::size_t>(*n);
+        }
+        if (auto it = params.find("offset"); it != params.end() && !it->second.empty()) {
+            auto n = parse_count(it->second);
+            if (!n || *n > max_search_offset)
+                return respond_now(con, api_error(400, "bad_request",
+                                            "\"offset\" must be 0 to " +
+                                                std::to_string(max_search_offset)));
+            offset = *n;
+        }
+        con->defer_http_response();
+        lobby_.search(id, q, limit, offset,
+                      [con, id, q, offset, limits](Lobby::Failure failure, parley::SearchPage page) {
+                          if (failure) {
+                              if (*failure == parley::ErrorCode::bad_request)
+                                  return respond_later(
+                                      con, api_error(400, "bad_request",
+                                                     "\"q\" must hold at least one word and at most " +
+                                                         std::to_string(limits.max_search_chars) +
+                                                         " characters"));
+                              if (*failure == parley::ErrorCode::server_busy)
+                                  return respond_later(con, api_error(503, "server_busy",
+                                                                      "search is unavailable right now"));
+                              return respond_later(con, HttpApi::failure(*failure, id));
+                          }
+                          parley::detail::JsonWriter w;
+                          w.field("room", id).field("q", q).field("offset", offset);
+                          parley::detail::write_messages(w, page.messages);
+                          w.field("more", page.more);
+                          respond_later(con, json_response(200, w.finish()));
+                      });
     }
 
     void nickname(const ConnectionPtr& con, const std::string& nick) {

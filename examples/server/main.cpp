@@ -4,13 +4,14 @@
 //
 // Roles, one file each: config.hpp (settings), http_util.hpp (responses and
 // the Origin policy), http_api.hpp (REST), sse.hpp (lobby events),
-// static_files.hpp (the app), metrics_text.hpp (Prometheus); this file wires
-// them to websocketpp and runs the graceful shutdown.
+// static_files.hpp (the app), metrics_text.hpp (Prometheus), persistence.hpp
+// (the store); this file wires them to websocketpp and runs the graceful shutdown.
 
 #include "config.hpp"
 #include "http_api.hpp"
 #include "http_util.hpp"
 #include "metrics_text.hpp"
+#include "persistence.hpp"
 #include "sse.hpp"
 #include "static_files.hpp"
 
@@ -25,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,10 +75,11 @@ private:
 
 class App {
 public:
-    App(const Config& config, const std::filesystem::path& web_root)
+    App(const Config& config, const std::filesystem::path& web_root, Persistence& persistence)
         : config_(config),
+          persistence_(persistence),
           transport_(io_),
-          lobby_(transport_),
+          lobby_(transport_, lobby_options(persistence)),
           origins_(config),
           api_(lobby_, origins_),
           files_(web_root),
@@ -145,6 +148,7 @@ public:
         const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
         std::cout << "parley-server listening on http://" << host << ":" << local.port() << std::endl;
 
+        log("store: " + persistence_.description());
         if (!files_.available())
             log("web root " + files_.root().string() + " not found: only the API and /ws are served");
         else
@@ -164,7 +168,13 @@ public:
         for (auto& t : threads) t.join();
         websocketpp::lib::error_code ec;
         server_.stop_listening(ec);
-        // Let whatever the lanes still had queued run before the Lobby goes away.
+        // Let whatever the lanes still had queued run before the Lobby goes away;
+        // the flush commits every accepted message and brings back the answers of
+        // reads still in flight, which the second poll hands to their lanes.
+        io_.restart();
+        io_.poll();
+        if (!persistence_.flush())
+            log("store: the last writes could not be committed: " + persistence_.gauges().last_error);
         io_.restart();
         io_.poll();
     }
@@ -186,14 +196,31 @@ private:
         return true;
     }
 
+    static parley::LobbyOptions lobby_options(const Persistence& persistence) {
+        parley::LobbyOptions options;
+        options.store = persistence.store();
+        return options;
+    }
+
+    /// 200 while serving; 503 while stopping. A failing store keeps 200 (chat
+    /// goes on and nothing accepted is lost) but is named in the body.
+    Response health() const {
+        if (stopping_) return json_response(503, R"({"status":"stopping"})");
+        const auto store = persistence_.gauges();
+        parley::detail::JsonWriter w;
+        w.field("status", "ok");
+        w.field("store", !store.persistent ? "memory" : store.failing ? "failing" : "ok");
+        if (store.failing) w.field("store_error", store.last_error);
+        return json_response(200, w.finish());
+    }
+
     void http(const ConnectionPtr& con) {
         const std::string& method = con->get_request().get_method();
         const auto target = split_target(con->get_resource());
         const std::string& path = target.path;
         if (path == "/healthz") {
             if (method != "GET" && method != "HEAD") return respond_now(con, HttpApi::not_allowed("GET, HEAD"));
-            return respond_now(con, stopping_ ? json_response(503, R"({"status":"stopping"})")
-                                        : json_response(200, R"({"status":"ok"})"));
+            return respond_now(con, health());
         }
         if (path == "/metrics") {
             if (method != "GET" && method != "HEAD") return respond_now(con, HttpApi::not_allowed("GET, HEAD"));
@@ -201,7 +228,8 @@ private:
             r.content_type = std::string(metrics_content_type);
             r.header("Cache-Control", "no-store");
             r.body = metrics_text(lobby_.metrics().snapshot(),
-                                  ServerGauges{sse_.size(), connections_.size()});
+                                  ServerGauges{sse_.size(), connections_.size()},
+                                  persistence_.gauges());
             return respond_now(con, r);
         }
         if (stopping_) return respond_now(con, api_error(503, "server_busy", "the server is shutting down"));
@@ -281,6 +309,7 @@ private:
     }
 
     const Config& config_;
+    Persistence& persistence_;
     Transport::io_context io_;
     Transport transport_;
     Server server_;
@@ -316,8 +345,23 @@ int main(int argc, char** argv) {
     }
     // A peer that vanishes mid-write must not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
-    App app(args.config, resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr));
-    if (!app.start()) return 1;
-    app.run();
+    std::optional<Persistence> persistence;
+    try {
+        persistence.emplace(args.config, [](const std::string& line) { parley_server::log(line); });
+    } catch (const parley::StoreError& e) {
+        std::fprintf(stderr, "parley-server: cannot use the database %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "parley-server: cannot open the database: %s\n", e.what());
+        return 1;
+    }
+    {
+        App app(args.config, resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr),
+                *persistence);
+        if (!app.start()) return 1;
+        app.run();
+    }
+    // The App (and its Lobby) is gone; the store commits what is still queued.
+    persistence.reset();
     return 0;
 }

@@ -2,6 +2,8 @@
 // exposition format (version 0.0.4).
 #pragma once
 
+#include "persistence.hpp"
+
 #include <parley/error_code.hpp>
 #include <parley/metrics.hpp>
 
@@ -20,7 +22,8 @@ struct ServerGauges {
 
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
-inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGauges& g) {
+inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGauges& g,
+                                const StoreGauges& store = {}) {
     std::string out;
     auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
                          std::uint64_t value) {
@@ -71,6 +74,25 @@ inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGa
            "WebSocket connections the server holds open (including closing ones).",
            g.websocket_connections);
     metric("parley_server_sse_streams", "gauge", "Open /api/lobby/events streams.", g.sse_streams);
+
+    metric("parley_store_persistent", "gauge", "1 when rooms and history are kept in a database file.",
+           store.persistent);
+    metric("parley_store_failing", "gauge",
+           "1 while the last commit to the database failed (writes are kept and retried).",
+           store.failing);
+    metric("parley_store_pending_writes", "gauge", "Writes accepted and not yet committed.",
+           store.pending);
+    metric("parley_store_commits_total", "counter", "Database transactions committed.",
+           store.commits);
+    metric("parley_store_writes_total", "counter", "Messages, deletions and room changes committed.",
+           store.writes);
+    metric("parley_store_write_errors_total", "counter", "Failed commits (each is retried).",
+           store.write_errors);
+    metric("parley_store_read_errors_total", "counter", "Failed history reads and searches.",
+           store.read_errors);
+    metric("parley_store_dropped_writes_total", "counter",
+           "Writes given up because too many were waiting for a failing disk.", store.dropped);
+    metric("parley_store_trimmed_total", "counter", "Messages removed by retention.", store.trimmed);
     return out;
 }
 

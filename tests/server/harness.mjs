@@ -35,12 +35,14 @@ export function serverBinary() {
 
 /**
  * Starts parley-server on 127.0.0.1 with an ephemeral port and resolves once it
- * printed its "listening on" line. `env` adds environment variables.
+ * printed its "listening on" line. `env` adds environment variables; without
+ * PARLEY_DB in it the server keeps its history in memory, so every test starts
+ * from an empty chat.
  */
 export async function startServer({ args = [], env = {} } = {}) {
   const bin = serverBinary();
   const child = spawn(bin, ['--port', '0', '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, PARLEY_DB: ':memory:', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -15,7 +15,7 @@ describe('health and metrics', () => {
     t.after(() => server.kill());
     const health = await http(server, '/healthz');
     assert.equal(health.status, 200);
-    assert.deepEqual(health.json, { status: 'ok' });
+    assert.deepEqual(health.json, { status: 'ok', store: 'memory' });
 
     const alice = await ChatClient.login(server, 'ops_alice');
     await alice.request({ type: 'join', room: 'general' });
@@ -50,15 +50,18 @@ describe('configuration', () => {
     const r = spawnSync(serverBinary(), ['--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0);
     for (const word of ['--port', '--host', '--shutdown-timeout', '--allowed-origins', '--threads', '--web-root',
-      'PORT', 'SHUTDOWN_TIMEOUT', 'ALLOWED_ORIGINS']) {
+      'PORT', 'SHUTDOWN_TIMEOUT', 'ALLOWED_ORIGINS', '--db', 'PARLEY_DB', '--flush-interval', '--keep-messages',
+      '--keep-for', '--db-max-bytes', 'Durability']) {
       assert.ok(r.stdout.includes(word), word);
     }
   });
 
   test('a bad value or an unknown option exits 2 with a message', () => {
-    for (const args of [['--port', 'http'], ['--port', '70000'], ['--shutdown-timeout', '5h'], ['--frobnicate'],
+    for (const args of [['--port', 'http'], ['--port', '70000'], ['--shutdown-timeout', '5w'], ['--db', ''], ['--flush-interval', '1s'], ['--frobnicate'],
       ['--allowed-origins', 'example.com'], ['--threads', '0']]) {
-      const r = spawnSync(serverBinary(), args, { encoding: 'utf8', timeout: 5000 });
+      const r = spawnSync(serverBinary(), args, {
+        encoding: 'utf8', timeout: 5000, env: { ...process.env, PARLEY_DB: ':memory:' },
+      });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^parley-server: /);
     }

@@ -4,8 +4,7 @@
 //
 // Environment:
 //   PARLEY_URL          base URL of a running server (required; the test is skipped without it)
-//   CHROMIUM_PATH       browser binary (default /usr/bin/chromium, Debian's package `chromium`)
-//   ARTIFACTS_DIR       where screenshots go (default tests/web/artifacts)
+//   CHROMIUM_PATH, ARTIFACTS_DIR  see browser.mjs
 //   PARLEY_NICK_SUFFIX  appended to alice/bob/carol, for re-runs while a server still holds
 //                       the nicks of the previous run for reclaiming
 //
@@ -35,110 +34,21 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import {
+  STEP_TIMEOUT_MS, launchUser, messageTexts, openRoom, pickNickname, screenshot, waitForText,
+} from './browser.mjs';
 
 const BASE_URL = process.env.PARLEY_URL?.replace(/\/+$/, '');
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS_DIR = path.resolve(process.env.ARTIFACTS_DIR || path.join(HERE, 'artifacts'));
 const SUFFIX = process.env.PARLEY_NICK_SUFFIX || '';
 const ALICE = `alice${SUFFIX}`;
 const BOB = `bob${SUFFIX}`;
 const CAROL = `carol${SUFFIX}`;
 const ROOM = 'general';
-// Long enough for a slow CI machine, short enough that a hang fails in reasonable time.
-const STEP_TIMEOUT_MS = 15_000;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 const SKIP = BASE_URL
   ? false
   : 'PARLEY_URL is not set: start the example server and run e.g. PARLEY_URL=http://127.0.0.1:8080 npm test';
-
-/** One browser user: its own chromium on a fresh profile, and the problems its page reported. */
-async function launchUser(name, viewport = { width: 1280, height: 800 }) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `parley-e2e-${name}-`));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport,
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems = [];
-  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-  page.on('console', (message) => {
-    // A CSP violation (inline script or style, external resource) is reported on the console.
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) {
-      problems.push(`csp: ${message.text()}`);
-    }
-  });
-  return {
-    name,
-    page,
-    problems,
-    async close() {
-      await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
-
-async function screenshot(user, step, options = {}) {
-  const file = path.join(ARTIFACTS_DIR, `${step}-${user.name}.png`);
-  await user.page.screenshot({ path: file, ...options });
-  return file;
-}
-
-/** Waits until the element(s) behind `locator` contain text matching `pattern`. */
-function waitForText(locator, pattern) {
-  return locator.filter({ hasText: pattern }).first().waitFor();
-}
-
-function messageTexts(page) {
-  return page.getByTestId('messages').getByTestId('message-text').allTextContents();
-}
-
-async function pickNickname(user, nick) {
-  const { page } = user;
-  await page.getByTestId('nickname-input').fill(nick);
-  await page.getByTestId('nickname-submit').click();
-  await waitForText(page.getByTestId('current-nick'), new RegExp(`^${nick}$`));
-  await page.locator('[data-testid="connection-status"][data-state="online"]').waitFor();
-}
-
-async function openRoom(user, name) {
-  const { page } = user;
-  await page.locator('[data-testid="room-list"][data-loaded="true"]').waitFor();
-  const item = page.locator(`[data-testid="room-item"][data-room-name="${name}"]`);
-  if ((await item.count()) === 0) {
-    await page.getByTestId('create-room-input').fill(name);
-    await page.getByTestId('create-room-submit').click();
-    // Creating opens the room; if someone else created it first, join theirs.
-    await Promise.race([
-      waitForText(page.getByTestId('room-title'), name),
-      item.waitFor().then(() => item.click()),
-    ]);
-  } else {
-    await item.click();
-  }
-  await waitForText(page.getByTestId('room-title'), name);
-}
 
 /** A protocol-level client, for things a second browser cannot easily do. */
 function rawClient(nick) {
@@ -185,7 +95,6 @@ let bob;
 
 before(async () => {
   if (SKIP) return;
-  fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   alice = await launchUser('alice');
   bob = await launchUser('bob');
 });

@@ -84,6 +84,10 @@ END;
 /// The schema version this build writes.
 inline constexpr int sqlite_schema_version = sqlite_migrations.back().version;
 
+/// `PRAGMA application_id` of a parley database ("PRLY"), so a file of another
+/// program is recognised and left alone.
+inline constexpr long sqlite_application_id = 0x50524C59;
+
 inline int sqlite_user_version(SqliteConnection& db) {
     return std::stoi(db.query_text("PRAGMA user_version", "cannot read the schema version"));
 }
@@ -94,6 +98,13 @@ inline void sqlite_migrate(SqliteConnection& db, int target = sqlite_schema_vers
     db.exec_or_throw("BEGIN IMMEDIATE", "cannot lock the database to check its schema");
     try {
         const int current = sqlite_user_version(db);
+        const long application = std::stol(db.query_text("PRAGMA application_id", "cannot read the application id"));
+        if (application != 0 && application != sqlite_application_id)
+            throw StoreError(db.path(), "not a parley database: it belongs to another application "
+                                        "(application_id " + std::to_string(application) + ")");
+        if (current == 0 &&
+            db.query_text("SELECT count(*) FROM sqlite_master", "cannot read the schema") != "0")
+            throw StoreError(db.path(), "not a parley database: it holds another program's tables");
         if (current > sqlite_schema_version)
             throw StoreError(db.path(), "schema version " + std::to_string(current) +
                                             " is newer than this parley understands (" +
@@ -106,6 +117,10 @@ inline void sqlite_migrate(SqliteConnection& db, int target = sqlite_schema_vers
                                                 step.description + ") failed: " + db.error());
             const std::string set = "PRAGMA user_version = " + std::to_string(step.version);
             db.exec_or_throw(set.c_str(), "cannot record the schema version");
+        }
+        if (current == 0) {
+            const std::string mark = "PRAGMA application_id = " + std::to_string(sqlite_application_id);
+            db.exec_or_throw(mark.c_str(), "cannot mark the file as a parley database");
         }
         db.exec_or_throw("COMMIT", "cannot commit the schema");
     } catch (...) {
