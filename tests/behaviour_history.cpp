@@ -1,5 +1,7 @@
 // History under trimming and a slow store: resuming with `since`, the epoch,
 // paging, and a store that answers later than the Hub asks.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -18,6 +20,7 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
 
 using Seqs = std::vector<std::uint64_t>;
@@ -26,10 +29,6 @@ Seqs range(std::uint64_t first, std::uint64_t last) {
     Seqs out;
     for (auto s = first; s <= last; ++s) out.push_back(s);
     return out;
-}
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
 }
 
 Seqs seqs_of(const rapidjson::Value& messages) {

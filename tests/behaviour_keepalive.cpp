@@ -1,5 +1,7 @@
 // Liveness under virtual time: pings after silence, closing peers that stopped
 // answering, and the identify deadline for connections that never say hello.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -14,16 +16,8 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
-
-void hello(MockPeer& peer, const std::string& nick, const std::string& token = "") {
-    peer.send(R"({"type":"hello","nick":")" + nick + "\"" +
-              (token.empty() ? "" : R"(,"token":")" + token + "\"") + "}");
-}
-
-void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
-}
 
 std::vector<std::string> presence_leaves(const MockPeer& peer) {
     std::vector<std::string> out;

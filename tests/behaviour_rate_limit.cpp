@@ -1,5 +1,7 @@
 // Rate limiting under load and virtual time: the token bucket, its refill, and
 // the strikes that turn a flood (valid or not) into a 1008 close.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -13,20 +15,11 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
-}
 
 void ping(MockPeer& peer, const std::string& ref) {
     peer.send(R"({"type":"ping","ref":")" + ref + R"("})");
-}
-
-std::vector<std::string> error_codes(const MockPeer& peer) {
-    std::vector<std::string> out;
-    for (const auto& frame : peer.all("error")) out.emplace_back(frame["code"].GetString());
-    return out;
 }
 
 std::vector<std::string> pong_refs(const MockPeer& peer) {

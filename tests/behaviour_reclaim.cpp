@@ -1,5 +1,7 @@
 // Taking a nickname back: the resume token, replacing a half-open connection,
 // and how long a dropped connection's nick stays reserved (virtual time).
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -14,12 +16,8 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
-
-void hello(MockPeer& peer, const std::string& nick, const std::string& token = "") {
-    peer.send(R"({"type":"hello","nick":")" + nick + "\"" +
-              (token.empty() ? "" : R"(,"token":")" + token + "\"") + "}");
-}
 
 std::string welcome_field(const MockPeer& peer, const char* field) {
     const auto welcome = peer.last("welcome");

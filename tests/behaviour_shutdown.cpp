@@ -1,6 +1,8 @@
 // Graceful shutdown: every client is told why and closed with 1001, late
 // connections are refused, `done` runs once at the end, and nothing is left
 // running or scheduled afterwards.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -14,15 +16,8 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
-}
-
-void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
-}
 
 LobbyOptions options() {
     LobbyOptions o;

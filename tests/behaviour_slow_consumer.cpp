@@ -1,6 +1,8 @@
 // Slow consumers: a member that stops reading is dropped with 1013 once its
 // outbound queue is over budget, its backlog is freed at once, and the rest of
 // the room never waits for it.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -15,18 +17,7 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
-}
-
-void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
-}
-
-void say(MockPeer& peer, const std::string& text) {
-    peer.send(R"({"type":"send","room":"general","text":")" + text + R"("})");
-}
+using namespace behaviour_test;
 
 std::vector<std::uint64_t> message_seqs(const MockPeer& peer) {
     std::vector<std::uint64_t> out;

@@ -1,5 +1,7 @@
 // Typing indicators under virtual time: who hears them, how refreshes are
 // throttled, and when they end on their own.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -14,15 +16,8 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 using namespace std::chrono_literals;
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
-}
-
-void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
-}
 
 void typing(MockPeer& peer, bool active) {
     peer.send(std::string(R"({"type":"typing","room":"general","active":)") +
