@@ -30,6 +30,8 @@
 //   data-testid="member-list"        with data-testid="member" data-nick=... items; the DM button
 //                                    of another member has the accessible name "Send a direct message to <nick>"
 //   data-testid="leave-room"
+//   data-testid="search-input" / "search-submit" / "search-status" / "search-close"; results are
+//     data-testid="search-result" (data-seq) with "search-result-text", in "search-results"
 //   data-testid="dm-thread" (data-peer), "dm-peer", "dm-messages", "dm-message", "dm-input", "dm-send"
 
 import { after, before, test } from 'node:test';
@@ -154,6 +156,20 @@ test('two people chat in the browser app', { skip: SKIP }, async (t) => {
     await bob.page.getByTestId('composer-send').click();
     await waitForText(alice.page.getByTestId('message-text'), /^Hi alice, good to see you$/);
     await screenshot(alice, '04-conversation');
+  });
+
+  await t.test('alice searches the room and finds bob\'s reply', async () => {
+    const { page } = alice;
+    await page.getByTestId('search-input').fill('good to');
+    await page.getByTestId('search-submit').click();
+    await waitForText(page.getByTestId('search-result-text'), /^Hi alice, good to see you$/);
+    assert.match(await page.getByTestId('search-status').textContent(), /^1 message matches/);
+    await screenshot(alice, '04-search');
+    await page.getByTestId('search-input').fill('nothingmatchesthis');
+    await page.getByTestId('search-submit').click();
+    await waitForText(page.getByTestId('search-status'), /No messages match/);
+    await page.getByTestId('search-close').click();
+    await page.locator('[data-testid="search-results"][hidden]').waitFor({ state: 'attached' });
   });
 
   await t.test('a third person joins, posts markup that shows as plain text, and leaves', async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { searchRoom } from '../../web/js/api.js';
 import { BACKOFF, backoffDelay, shouldRetry, socketUrl } from '../../web/js/connection.js';
 import { Controller } from '../../web/js/controller.js';
 import { Store } from '../../web/js/state.js';
@@ -384,5 +385,33 @@ describe('golden protocol frames', { skip: goldenFiles.length ? false : `no ${DA
       const frame = golden(name);
       if (frame && typeof frame.type === 'string') assert.doesNotThrow(() => connection.receive(frame), name);
     }
+  });
+});
+
+describe('searchRoom', () => {
+  const reply = (status, body) => async () => ({
+    ok: status >= 200 && status < 300,
+    status,
+    json: async () => (body === undefined ? Promise.reject(new Error('not JSON')) : body),
+  });
+
+  test('asks the room\'s messages endpoint with q, limit and offset, escaped', async () => {
+    let asked = '';
+    const fetchImpl = async (url) => {
+      asked = url;
+      return reply(200, { messages: [msg(3)], more: true })();
+    };
+    const result = await searchRoom('r 1/x', 'pizza & beer', { offset: 20, limit: 10 }, fetchImpl);
+    assert.equal(asked, '/api/rooms/r%201%2Fx/messages?q=pizza+%26+beer&limit=10&offset=20');
+    assert.deepEqual(result, { messages: [msg(3)], more: true });
+  });
+
+  test('the server\'s error message, or a readable one', async () => {
+    const bad = await searchRoom('general', 'x', {}, reply(400, { error: { code: 'bad_request', message: 'too long' } }));
+    assert.deepEqual(bad, { error: 'too long' });
+    const broken = await searchRoom('general', 'x', {}, reply(502, undefined));
+    assert.deepEqual(broken, { error: 'Search failed (HTTP 502).' });
+    const offline = await searchRoom('general', 'x', {}, async () => { throw new TypeError('network'); });
+    assert.match(offline.error, /cannot be reached/);
   });
 });

@@ -59,3 +59,26 @@ export function watchLobbyEvents({ onRooms, onRoomUpdate, onRoomRemoved }) {
   });
   return () => source.close();
 }
+
+/**
+ * Full-text search in one room: GET /api/rooms/{id}/messages?q=&limit=&offset=.
+ * Resolves to {messages, more} (best match first), or {error} with a message
+ * a person can read: the server's own for a 4xx/5xx, or a network one.
+ */
+export async function searchRoom(roomId, q, { offset = 0, limit = 20 } = {}, fetchImpl = globalThis.fetch) {
+  const query = new URLSearchParams({ q, limit: String(limit), offset: String(offset) });
+  let response;
+  try {
+    response = await fetchImpl(`/api/rooms/${encodeURIComponent(roomId)}/messages?${query}`, {
+      headers: { Accept: 'application/json' },
+    });
+  } catch {
+    return { error: 'Search is unavailable: the server cannot be reached.' };
+  }
+  const body = await response.json().catch(() => null);
+  if (response.ok && body && Array.isArray(body.messages)) {
+    return { messages: body.messages, more: body.more === true };
+  }
+  const message = body?.error?.message;
+  return { error: typeof message === 'string' && message ? message : `Search failed (HTTP ${response.status}).` };
+}

@@ -9,6 +9,7 @@ import { mountDmView } from './dm_view.js';
 import { mountLobbyView } from './lobby_view.js';
 import { mountNicknameView } from './nickname_view.js';
 import { mountRoomView } from './room_view.js';
+import { mountSearchView } from './search_view.js';
 import { Store, loadIdentity } from './state.js';
 import { mountStatusView } from './status_view.js';
 
@@ -24,6 +25,7 @@ mountStatusView(store, connection, controller);
 mountLobbyView(store, controller);
 mountRoomView(store, controller);
 mountDmView(store, controller);
+mountSearchView(store);
 
 // The lobby comes over SSE until we have a WebSocket identity (nobody can
 // `watch_lobby` before `hello`), then over the socket: one feed at a time.
