@@ -96,6 +96,57 @@ TEST_CASE("rooms, their epochs and their last seq survive reopening the file", "
     CHECK(seqs(read_all(store, "general").messages) == range(1, 7));
 }
 
+TEST_CASE("after an unclean stop every room gets a new epoch once; seq and messages stay",
+          "[sqlite][store]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore store(path, test_store_options());
+        CHECK_FALSE(store.stats().unclean_start);
+        store.save_room(room("general", "epoch-g", true));
+        for (std::uint64_t s = 1; s <= 5; ++s) store.append("general", message(s, "g"));
+        REQUIRE(store.flush());
+        // While a store has the file, the file says so: a crash now would leave it like this.
+        parley::detail::SqliteConnection peek(path, false);
+        CHECK(peek.query_text("SELECT value FROM store_state WHERE key = 'open'", "read") == "1");
+    }
+    {
+        // Closed cleanly: nothing changes.
+        SqliteStore store(path, test_store_options());
+        CHECK_FALSE(store.stats().unclean_start);
+        const auto rooms = store.load_rooms();
+        REQUIRE(rooms.size() == 1);
+        CHECK(rooms[0].epoch == "epoch-g");
+    }
+    {
+        // What kill -9 leaves behind: the marker still set.
+        parley::detail::SqliteConnection db(path, false);
+        db.exec_or_throw("UPDATE store_state SET value = '1' WHERE key = 'open'", "mark");
+    }
+    std::vector<std::string> logged;
+    auto options = test_store_options();
+    options.log = [&logged](std::string_view line) { logged.emplace_back(line); };
+    std::string renewed;
+    {
+        SqliteStore store(path, options);
+        CHECK(store.stats().unclean_start);
+        const auto rooms = store.load_rooms();
+        REQUIRE(rooms.size() == 1);
+        renewed = rooms[0].epoch;
+        CHECK(renewed != "epoch-g");
+        CHECK(renewed.size() == 16);
+        CHECK(rooms[0].last_seq == 5);
+        CHECK(seqs(read_all(store, "general").messages) == range(1, 5));
+        // Only the first listing renews.
+        CHECK(store.load_rooms()[0].epoch == renewed);
+        REQUIRE(logged.size() == 1);
+        CHECK_THAT(logged[0], Catch::Contains("did not stop cleanly"));
+    }
+    SqliteStore store(path, test_store_options());
+    CHECK_FALSE(store.stats().unclean_start);
+    CHECK(store.load_rooms()[0].epoch == renewed);
+}
+
 TEST_CASE("saving a room again keeps its last seq", "[sqlite][store]") {
     TempDir dir;
     SqliteStore store(dir.file("chat.db"), test_store_options());

@@ -80,6 +80,9 @@ inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGa
     metric("parley_store_failing", "gauge",
            "1 while the last commit to the database failed (writes are kept and retried).",
            store.failing);
+    metric("parley_store_unclean_start", "gauge",
+           "1 when the last run did not close the database (killed): rooms got new epochs.",
+           store.unclean_start);
     metric("parley_store_pending_writes", "gauge", "Writes accepted and not yet committed.",
            store.pending);
     metric("parley_store_commits_total", "counter", "Database transactions committed.",

@@ -34,6 +34,7 @@ struct StoreGauges {
     std::uint64_t trimmed = 0;
     std::uint64_t pending = 0;
     bool failing = false;
+    bool unclean_start = false;
     std::string last_error;
 };
 
@@ -102,6 +103,7 @@ public:
             g.trimmed = s.trimmed;
             g.pending = s.pending;
             g.failing = s.failing;
+            g.unclean_start = s.unclean_start;
             g.last_error = s.last_error;
         }
 #endif

@@ -164,6 +164,18 @@ describe('restart', () => {
         t.diagnostic(`${acked} acknowledged, ${promised} of them before the promise window, ` +
           `${history.length} stored`);
 
+        // Messages broadcast but not committed may be lost, so the room starts a new
+        // history epoch: a client resuming with the old one rebuilds its view.
+        assert.match(server.stderr(), /did not stop cleanly/);
+        assert.match((await http(server, '/metrics')).text, /^parley_store_unclean_start 1$/m);
+        const oldEpoch = senders[0].joined.epoch;
+        const lastSeen = Math.max(...senders[0].acked.map((m) => m.seq));
+        const resumed = await loginAndJoin(server, 'k_fay', 'general', { since: lastSeen, epoch: oldEpoch });
+        assert.notEqual(resumed.joined.epoch, oldEpoch);
+        assert.equal(resumed.joined.complete, false);
+        assert.deepEqual(resumed.joined.messages.map((m) => m.seq), seqs.slice(-resumed.joined.messages.length));
+        assert.ok(resumed.joined.messages.length > 0);
+
         // New messages continue after the highest stored seq.
         const { client } = await loginAndJoin(server, 'k_eve', 'general');
         client.send({ type: 'send', room: 'general', text: 'still here', client_id: 'e1' });

@@ -5,6 +5,7 @@
 // linking with -lsqlite3 (CMake: SQLite::SQLite3) and threads.
 #pragma once
 
+#include <parley/detail/random.hpp>
 #include <parley/detail/search.hpp>
 #include <parley/message.hpp>
 #include <parley/store.hpp>
@@ -87,6 +88,10 @@ struct SqliteStoreStats {
     std::size_t pending = 0;         ///< writes accepted and not yet committed
     bool failing = false;            ///< the last commit failed
     std::string last_error;          ///< the latest error, kept after a recovery
+    /// The previous process using the file did not close it (killed, crashed):
+    /// its last uncommitted messages may be lost, so `load_rooms` gave every room
+    /// a new epoch.
+    bool unclean_start = false;
 };
 
 namespace detail {
@@ -158,6 +163,9 @@ public:
         }
         wake_writer_.notify_all();
         writer_thread_.join();
+        // Everything accepted is committed: the next start is a clean one.
+        if (queue_.empty() && !failing_)
+            writer_db_.exec("UPDATE store_state SET value = '0' WHERE key = 'open'");
         {
             std::lock_guard<std::mutex> lock(reader_mutex_);
             reader_stopping_ = true;
@@ -215,7 +223,33 @@ public:
 
     /// Commits what is queued, then lists the rooms with their epoch and the
     /// highest `seq` ever stored in each.
+    ///
+    /// After an unclean stop (see `SqliteStoreStats::unclean_start`) the first
+    /// call gives every room a new epoch (and saves it): `seq` continues from the
+    /// last stored message, so the seqs of messages that were broadcast but never
+    /// committed come again, and the new lineage tells every resuming client to
+    /// rebuild its view instead of trusting its `since`.
     std::vector<RoomRecord> load_rooms() override {
+        auto rooms = read_rooms();
+        bool renew = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            renew = std::exchange(renew_epochs_, false);
+        }
+        if (renew) {
+            for (auto& room : rooms) {
+                room.epoch = detail::RandomSource(0).hex(1);
+                save_room(room);
+            }
+            log("parley sqlite store " + path_ +
+                ": the last run did not stop cleanly; messages it had not yet committed (at most "
+                "the flush interval's worth) are lost, and every room starts a new history epoch");
+        }
+        return rooms;
+    }
+
+private:
+    std::vector<RoomRecord> read_rooms() {
         flush();
         std::lock_guard<std::mutex> lock(reader_db_mutex_);
         auto& stmt = reader_.load_rooms.reset();
@@ -235,6 +269,7 @@ public:
         return rooms;
     }
 
+public:
     void save_room(const RoomRecord& room) override {
         Op op;
         op.kind = Op::Kind::save_room;
@@ -336,6 +371,14 @@ private:
             if (verdict != "ok") throw StoreError(path_, "the database is damaged: " + verdict);
         }
         detail::sqlite_migrate(writer_db_);
+        // Found open: the last process died without closing the file.
+        const bool unclean =
+            writer_db_.query_text("SELECT value FROM store_state WHERE key = 'open'",
+                                  "cannot read the store state") != "0";
+        writer_db_.exec_or_throw("UPDATE store_state SET value = '1' WHERE key = 'open'",
+                                 "cannot mark the database open");
+        stats_.unclean_start = unclean;
+        renew_epochs_ = unclean;
         if (options_.max_file_bytes != 0 && !apply_quota(options_.max_file_bytes))
             throw StoreError(path_, "cannot set the size quota: " + writer_db_.error());
         // Appends are staged in a temporary table and moved into `messages` by one
@@ -802,6 +845,7 @@ private:
     std::uint64_t flush_served_ = 0;
     bool last_cycle_ok_ = true;
     bool failing_ = false;
+    bool renew_epochs_ = false;  // load_rooms gives rooms new epochs (after an unclean stop)
     std::uint64_t failures_in_a_row_ = 0;
     std::uint64_t dropped_reported_ = 0;
     clock::time_point retry_at_{};

@@ -198,7 +198,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 2> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 3> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -252,6 +252,14 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, deleted ON messages BEG
         SELECT 'delete', old.id, old.text WHERE old.deleted = 0;
     INSERT INTO messages_fts (rowid, text) SELECT new.id, new.text WHERE new.deleted = 0;
 END;
+)sql"},
+    {3, "open marker for detecting an unclean stop",
+     // `open` is '1' while a store has the file open and '0' after it closed
+     // cleanly; finding '1' at start-up means the last process died (kill -9, a
+     // crash) and may have lost its last uncommitted messages.
+     R"sql(
+CREATE TABLE store_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+INSERT INTO store_state (key, value) VALUES ('open', '0');
 )sql"},
 }};
 
@@ -382,6 +390,10 @@ struct SqliteStoreStats {
     std::size_t pending = 0;         ///< writes accepted and not yet committed
     bool failing = false;            ///< the last commit failed
     std::string last_error;          ///< the latest error, kept after a recovery
+    /// The previous process using the file did not close it (killed, crashed):
+    /// its last uncommitted messages may be lost, so `load_rooms` gave every room
+    /// a new epoch.
+    bool unclean_start = false;
 };
 
 namespace detail {
@@ -453,6 +465,9 @@ public:
         }
         wake_writer_.notify_all();
         writer_thread_.join();
+        // Everything accepted is committed: the next start is a clean one.
+        if (queue_.empty() && !failing_)
+            writer_db_.exec("UPDATE store_state SET value = '0' WHERE key = 'open'");
         {
             std::lock_guard<std::mutex> lock(reader_mutex_);
             reader_stopping_ = true;
@@ -510,7 +525,33 @@ public:
 
     /// Commits what is queued, then lists the rooms with their epoch and the
     /// highest `seq` ever stored in each.
+    ///
+    /// After an unclean stop (see `SqliteStoreStats::unclean_start`) the first
+    /// call gives every room a new epoch (and saves it): `seq` continues from the
+    /// last stored message, so the seqs of messages that were broadcast but never
+    /// committed come again, and the new lineage tells every resuming client to
+    /// rebuild its view instead of trusting its `since`.
     std::vector<RoomRecord> load_rooms() override {
+        auto rooms = read_rooms();
+        bool renew = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            renew = std::exchange(renew_epochs_, false);
+        }
+        if (renew) {
+            for (auto& room : rooms) {
+                room.epoch = detail::RandomSource(0).hex(1);
+                save_room(room);
+            }
+            log("parley sqlite store " + path_ +
+                ": the last run did not stop cleanly; messages it had not yet committed (at most "
+                "the flush interval's worth) are lost, and every room starts a new history epoch");
+        }
+        return rooms;
+    }
+
+private:
+    std::vector<RoomRecord> read_rooms() {
         flush();
         std::lock_guard<std::mutex> lock(reader_db_mutex_);
         auto& stmt = reader_.load_rooms.reset();
@@ -530,6 +571,7 @@ public:
         return rooms;
     }
 
+public:
     void save_room(const RoomRecord& room) override {
         Op op;
         op.kind = Op::Kind::save_room;
@@ -631,6 +673,14 @@ private:
             if (verdict != "ok") throw StoreError(path_, "the database is damaged: " + verdict);
         }
         detail::sqlite_migrate(writer_db_);
+        // Found open: the last process died without closing the file.
+        const bool unclean =
+            writer_db_.query_text("SELECT value FROM store_state WHERE key = 'open'",
+                                  "cannot read the store state") != "0";
+        writer_db_.exec_or_throw("UPDATE store_state SET value = '1' WHERE key = 'open'",
+                                 "cannot mark the database open");
+        stats_.unclean_start = unclean;
+        renew_epochs_ = unclean;
         if (options_.max_file_bytes != 0 && !apply_quota(options_.max_file_bytes))
             throw StoreError(path_, "cannot set the size quota: " + writer_db_.error());
         // Appends are staged in a temporary table and moved into `messages` by one
@@ -1097,6 +1147,7 @@ private:
     std::uint64_t flush_served_ = 0;
     bool last_cycle_ok_ = true;
     bool failing_ = false;
+    bool renew_epochs_ = false;  // load_rooms gives rooms new epochs (after an unclean stop)
     std::uint64_t failures_in_a_row_ = 0;
     std::uint64_t dropped_reported_ = 0;
     clock::time_point retry_at_{};

@@ -24,7 +24,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 2> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 3> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -78,6 +78,14 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, deleted ON messages BEG
         SELECT 'delete', old.id, old.text WHERE old.deleted = 0;
     INSERT INTO messages_fts (rowid, text) SELECT new.id, new.text WHERE new.deleted = 0;
 END;
+)sql"},
+    {3, "open marker for detecting an unclean stop",
+     // `open` is '1' while a store has the file open and '0' after it closed
+     // cleanly; finding '1' at start-up means the last process died (kill -9, a
+     // crash) and may have lost its last uncommitted messages.
+     R"sql(
+CREATE TABLE store_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+INSERT INTO store_state (key, value) VALUES ('open', '0');
 )sql"},
 }};
 
