@@ -31,6 +31,11 @@ struct Config {
     bool any_origin = false;
     unsigned threads = 0;  ///< 0: one per core
     std::string web_root;  ///< empty: found next to the binary or in the source tree
+    /// Requests per second each connection may make, and its burst (parley's
+    /// defaults, Limits::rate_per_second and rate_burst, unless set). Raised in
+    /// load tests, where one connection sends far faster than a person types.
+    unsigned rate_per_second = 10;
+    unsigned rate_burst = 20;
 };
 
 /// Thrown for a bad value; main prints it with the usage hint and exits 2.
@@ -59,6 +64,11 @@ a flag wins over its variable.
   --threads N               I/O threads [THREADS] (default: one per core)
   --web-root DIR            directory holding the web app [WEB_ROOT] (default: the
                             installed share/parley/web, else the source tree's web/)
+  --rate-per-second N       requests each connection may make per second
+                            [RATE_PER_SECOND] (default 10; more are answered
+                            with rate_limited, and a flood is closed with 1008)
+  --rate-burst N            requests a connection may make at once before the
+                            rate applies [RATE_BURST] (default 20)
   -h, --help                print this help and exit
 
 On SIGINT or SIGTERM every chat client is told `shutdown` and closed with 1001; the
@@ -145,6 +155,13 @@ inline void set(Config& config, std::string_view key, std::string_view value) {
         if (config.threads == 0) throw ConfigError("THREADS: at least 1");
     } else if (key == "WEB_ROOT") {
         config.web_root = std::string(value);
+    } else if (key == "RATE_PER_SECOND") {
+        config.rate_per_second =
+            static_cast<unsigned>(parse_unsigned("RATE_PER_SECOND", value, 100000000));
+        if (config.rate_per_second == 0) throw ConfigError("RATE_PER_SECOND: at least 1");
+    } else if (key == "RATE_BURST") {
+        config.rate_burst = static_cast<unsigned>(parse_unsigned("RATE_BURST", value, 100000000));
+        if (config.rate_burst == 0) throw ConfigError("RATE_BURST: at least 1");
     }
 }
 
@@ -159,6 +176,8 @@ inline constexpr Flag flags[] = {
     {"--allowed-origins", "ALLOWED_ORIGINS"},
     {"--threads", "THREADS"},
     {"--web-root", "WEB_ROOT"},
+    {"--rate-per-second", "RATE_PER_SECOND"},
+    {"--rate-burst", "RATE_BURST"},
 };
 
 }  // namespace detail

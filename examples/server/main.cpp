@@ -71,12 +71,20 @@ private:
     std::map<const void*, std::weak_ptr<Transport::connection_type>> open_;
 };
 
+/// The Lobby's settings that the server's configuration overrides.
+parley::LobbyOptions lobby_options(const Config& config) {
+    parley::LobbyOptions options;
+    options.limits.rate_per_second = config.rate_per_second;
+    options.limits.rate_burst = config.rate_burst;
+    return options;
+}
+
 class App {
 public:
     App(const Config& config, const std::filesystem::path& web_root)
         : config_(config),
           transport_(io_),
-          lobby_(transport_),
+          lobby_(transport_, lobby_options(config)),
           origins_(config),
           api_(lobby_, origins_),
           files_(web_root),

@@ -81,8 +81,13 @@ private:
     friend class Hub<Transport>;
     using time_point = std::chrono::steady_clock::time_point;
 
-    void post(Task task) {
-        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    /// Runs `work` on this lane, keeping this object alive until then. The
+    /// keep-alive and the work share one closure: one Task (one allocation)
+    /// per hop rather than a Task wrapped in another.
+    template <class F>
+    void post(F&& work) {
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     work = std::forward<F>(work)]() mutable { work(); }));
     }
 
     // ---- lifecycle ------------------------------------------------------------------------
@@ -177,7 +182,7 @@ private:
             return terminate(close_code::invalid_payload, "invalid UTF-8");
         }
         auto request = std::make_unique<detail::Request>();
-        auto problem = detail::Request::parse(text, limits_, *request);
+        auto problem = detail::Request::parse(std::move(text), limits_, *request);
         if (!bucket_.try_take(now)) {
             Metrics::add(metrics.rate_limited);
             if (!strikes_.try_take(now)) {

@@ -132,8 +132,13 @@ private:
         time_point typing_broadcast_at{};
     };
 
-    void post(Task task) {
-        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    /// Runs `work` on this lane, keeping this object alive until then. The
+    /// keep-alive and the work share one closure: one Task (one allocation)
+    /// per hop rather than a Task wrapped in another.
+    template <class F>
+    void post(F&& work) {
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     work = std::forward<F>(work)]() mutable { work(); }));
     }
 
     Member* find(std::uint64_t session) {
@@ -318,7 +323,7 @@ private:
         message.client_id = std::move(client_id);
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
         auto stored = make_stored(std::move(message));
-        auto frame = make_frame(detail::encode_message(record_.id, stored->message));
+        auto frame = make_frame(detail::encode_message(record_.id, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
         lobby_.store().append(record_.id, stored);
