@@ -79,11 +79,20 @@ parley::LobbyOptions lobby_options(const Config& config) {
     return options;
 }
 
+/// Nothing in the server reads a session's request headers after the
+/// handshake (the Origin check runs in the validate handler), so they are not
+/// kept for the life of each connection.
+Transport::Options transport_options() {
+    Transport::Options options;
+    options.peer_headers = false;
+    return options;
+}
+
 class App {
 public:
     App(const Config& config, const std::filesystem::path& web_root)
         : config_(config),
-          transport_(io_),
+          transport_(io_, transport_options()),
           lobby_(transport_, lobby_options(config)),
           origins_(config),
           api_(lobby_, origins_),
