@@ -193,6 +193,8 @@ TEST_CASE("an outbox batches what piled up and counts it until websocketpp relea
         CHECK(outbox.append(one));    // a new flush is needed after a take
         outbox.discard();
         CHECK(outbox.frames() == 2);
+        CHECK(outbox.append(two));    // and after a discard
+        outbox.discard();
     }
     CHECK(outbox.frames() == 0);
     CHECK(outbox.bytes() == 0);

@@ -241,7 +241,9 @@ public:
         return Message::batch(std::move(wire), frames, backlog_);
     }
 
-    /// Drops what is pending (the connection is being cut).
+    /// Drops what is pending (the connection is being cut, or is gone). The
+    /// next append asks for a flush again, so frames never pile up unflushed
+    /// behind a flush that was never scheduled.
     void discard() {
         std::string dropped;
         std::size_t frames = 0;
@@ -250,6 +252,7 @@ public:
             dropped.swap(pending_);
             frames = pending_frames_;
             pending_frames_ = 0;
+            flush_scheduled_ = false;
         }
         backlog_.bytes.fetch_sub(dropped.size(), std::memory_order_relaxed);
         backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
