@@ -41,6 +41,11 @@ struct Config {
     std::uint64_t db_max_bytes = 0;  ///< quota on the database file (0: none)
 
     bool persistent() const { return db_path != ":memory:"; }
+    /// Requests per second each connection may make, and its burst (parley's
+    /// defaults, Limits::rate_per_second and rate_burst, unless set). Raised in
+    /// load tests, where one connection sends far faster than a person types.
+    unsigned rate_per_second = 10;
+    unsigned rate_burst = 20;
 };
 
 /// Thrown for a bad value; main prints it with the usage hint and exits 2.
@@ -83,6 +88,11 @@ a flag wins over its variable.
   --db-max-bytes N          quota on the database file; past it writes are kept in
                             memory, retried and reported in /metrics like a full
                             disk [PARLEY_DB_MAX_BYTES] (default 0: none)
+  --rate-per-second N       requests each connection may make per second
+                            [RATE_PER_SECOND] (default 10; more are answered
+                            with rate_limited, and a flood is closed with 1008)
+  --rate-burst N            requests a connection may make at once before the
+                            rate applies [RATE_BURST] (default 20)
   -h, --help                print this help and exit
 
 On SIGINT or SIGTERM every chat client is told `shutdown` and closed with 1001; the
@@ -195,6 +205,13 @@ inline void set(Config& config, std::string_view key, std::string_view value) {
         config.db_max_bytes = parse_unsigned("PARLEY_DB_MAX_BYTES", value, ~0UL / 10);
     } else if (key == "PARLEY_KEEP_FOR") {
         config.keep_for = parse_duration("PARLEY_KEEP_FOR", value);
+    } else if (key == "RATE_PER_SECOND") {
+        config.rate_per_second =
+            static_cast<unsigned>(parse_unsigned("RATE_PER_SECOND", value, 100000000));
+        if (config.rate_per_second == 0) throw ConfigError("RATE_PER_SECOND: at least 1");
+    } else if (key == "RATE_BURST") {
+        config.rate_burst = static_cast<unsigned>(parse_unsigned("RATE_BURST", value, 100000000));
+        if (config.rate_burst == 0) throw ConfigError("RATE_BURST: at least 1");
     }
 }
 
@@ -214,6 +231,8 @@ inline constexpr Flag flags[] = {
     {"--keep-messages", "PARLEY_KEEP_MESSAGES"},
     {"--keep-for", "PARLEY_KEEP_FOR"},
     {"--db-max-bytes", "PARLEY_DB_MAX_BYTES"},
+    {"--rate-per-second", "RATE_PER_SECOND"},
+    {"--rate-burst", "RATE_BURST"},
 };
 
 }  // namespace detail

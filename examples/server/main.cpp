@@ -73,13 +73,31 @@ private:
     std::map<const void*, std::weak_ptr<Transport::connection_type>> open_;
 };
 
+/// The Lobby's settings that the server's configuration overrides, and its store.
+parley::LobbyOptions lobby_options(const Config& config, const Persistence& persistence) {
+    parley::LobbyOptions options;
+    options.store = persistence.store();
+    options.limits.rate_per_second = config.rate_per_second;
+    options.limits.rate_burst = config.rate_burst;
+    return options;
+}
+
+/// Nothing in the server reads a session's request headers after the
+/// handshake (the Origin check runs in the validate handler), so they are not
+/// kept for the life of each connection.
+Transport::Options transport_options() {
+    Transport::Options options;
+    options.peer_headers = false;
+    return options;
+}
+
 class App {
 public:
     App(const Config& config, const std::filesystem::path& web_root, Persistence& persistence)
         : config_(config),
           persistence_(persistence),
-          transport_(io_),
-          lobby_(transport_, lobby_options(persistence)),
+          transport_(io_, transport_options()),
+          lobby_(transport_, lobby_options(config, persistence)),
           origins_(config),
           api_(lobby_, origins_),
           files_(web_root),
@@ -194,12 +212,6 @@ private:
             return reject(403, "forbidden", "origin not allowed");
         }
         return true;
-    }
-
-    static parley::LobbyOptions lobby_options(const Persistence& persistence) {
-        parley::LobbyOptions options;
-        options.store = persistence.store();
-        return options;
     }
 
     /// 200 while serving; 503 while stopping. A failing store keeps 200 (chat

@@ -622,9 +622,26 @@ inline const rapidjson::Value* find_member(const rapidjson::Value& object, std::
 
 /// Strict parse: standard JSON only (no comments, NaN or trailing commas), the
 /// whole text must be one value, strings must be valid UTF-8.
-inline bool parse_json(std::string_view text, rapidjson::Document& doc, std::string& error) {
+template <class Document>
+bool parse_json(std::string_view text, Document& doc, std::string& error) {
     constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-    doc.Parse<flags>(text.data(), text.size());
+    doc.template Parse<flags>(text.data(), text.size());
+    if (!doc.HasParseError()) return true;
+    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+            std::to_string(doc.GetErrorOffset());
+    return false;
+}
+
+/// Parses `text` in place (RapidJSON's in-situ mode: strings are unescaped into
+/// the buffer and the values point into it, nothing is copied), for a frame
+/// that `is_valid_utf8` and `json_nesting_depth` have already checked: no
+/// encoding validation and the recursive parser. `text` must outlive `doc`.
+/// Same acceptance as parse_json: a raw NUL (which ends an in-situ parse
+/// early) sends the text to parse_json instead.
+template <class Document>
+bool parse_json_in_place(std::string& text, Document& doc, std::string& error) {
+    if (text.find('\0') != std::string::npos) return parse_json(text, doc, error);
+    doc.template ParseInsitu<rapidjson::kParseNoFlags>(text.data());
     if (!doc.HasParseError()) return true;
     error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
             std::to_string(doc.GetErrorOffset());
@@ -634,7 +651,9 @@ inline bool parse_json(std::string_view text, rapidjson::Document& doc, std::str
 /// Builds one JSON object frame. Thin wrapper so encoders read top-down.
 class JsonWriter {
 public:
-    JsonWriter() : writer_(buffer_) { writer_.StartObject(); }
+    JsonWriter() : writer_(buffer_, &levels_, max_levels) { writer_.StartObject(); }
+    JsonWriter(const JsonWriter&) = delete;
+    JsonWriter& operator=(const JsonWriter&) = delete;
 
     JsonWriter& key(std::string_view k) {
         writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
@@ -689,8 +708,24 @@ public:
     }
 
 private:
-    rapidjson::StringBuffer buffer_;
-    rapidjson::Writer<rapidjson::StringBuffer> writer_;
+    // Frames are a few hundred bytes and a few levels deep, so the text and the
+    // writer's nesting stack start in buffers here and the only allocation is
+    // the returned string (RapidJSON's defaults allocate an allocator object
+    // and a buffer for each, per writer). Bigger frames spill into the pools'
+    // heap chunks.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    static constexpr std::size_t text_bytes = 1024;
+    static constexpr std::size_t max_levels = 8;  // deeper nesting grows the stack
+    static constexpr std::size_t level_bytes = 256;
+    static constexpr std::size_t spill_chunk_bytes = 4096;
+    alignas(8) char text_buffer_[text_bytes];
+    alignas(8) char level_buffer_[level_bytes];
+    Pool text_pool_{text_buffer_, sizeof text_buffer_, spill_chunk_bytes};
+    Pool levels_{level_buffer_, sizeof level_buffer_, spill_chunk_bytes};
+    rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool> buffer_{&text_pool_, text_bytes / 2};
+    rapidjson::Writer<rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool>, rapidjson::UTF8<>,
+                      rapidjson::UTF8<>, Pool>
+        writer_;
 };
 
 }  // namespace detail
@@ -1297,14 +1332,22 @@ struct RequestProblem {
 /// problem found is kept; later accessors then return empty values.
 class Request {
 public:
+    Request() = default;
+    Request(const Request&) = delete;
+    Request& operator=(const Request&) = delete;
+
     /// Parses and checks the envelope: JSON object, unique keys, `ref`, `type`.
-    static std::optional<RequestProblem> parse(std::string_view text, const Limits& limits,
+    /// `text` must be valid UTF-8 (Client checks every frame first); the request
+    /// keeps it and parses in place.
+    static std::optional<RequestProblem> parse(std::string text, const Limits& limits,
                                                Request& out) {
         if (json_nesting_depth(text) > limits.max_json_depth)
             return RequestProblem{ErrorCode::bad_json, "JSON nested deeper than " +
                                                            std::to_string(limits.max_json_depth)};
         std::string error;
-        if (!parse_json(text, out.doc_, error)) return RequestProblem{ErrorCode::bad_json, error};
+        out.text_ = std::move(text);
+        if (!parse_json_in_place(out.text_, out.doc_, error))
+            return RequestProblem{ErrorCode::bad_json, error};
         if (!out.doc_.IsObject())
             return RequestProblem{ErrorCode::bad_request, "a request must be a JSON object"};
         const auto count = out.doc_.MemberCount();
@@ -1381,7 +1424,20 @@ private:
         fail(ErrorCode::bad_request, "\"" + std::string(key) + "\" " + what);
     }
 
-    rapidjson::Document doc_;
+    // A request's values live in fixed buffers inside it: a chat request is a
+    // handful of fields, so parsing allocates nothing (RapidJSON's default
+    // document allocates its pool, a 64 KiB chunk and its parse stack). Bigger
+    // requests spill into 4 KiB chunks.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    static constexpr std::size_t pool_bytes = 768;
+    static constexpr std::size_t stack_bytes = 512;
+    static constexpr std::size_t spill_chunk_bytes = 4096;
+    alignas(8) char value_buffer_[pool_bytes];
+    alignas(8) char stack_buffer_[stack_bytes];
+    Pool values_{value_buffer_, sizeof value_buffer_, spill_chunk_bytes};
+    Pool stack_{stack_buffer_, sizeof stack_buffer_, spill_chunk_bytes};
+    rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc_{&values_, stack_bytes / 2, &stack_};
+    std::string text_;  ///< the frame, parsed in place: doc_'s strings point into it
     std::string_view type_;
     Ref ref_;
     std::optional<RequestProblem> problem_;
@@ -1526,13 +1582,16 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
     return start(w, "left", &ref).field("room", room).finish();
 }
 
-inline std::string encode_message(std::string_view room, const ChatMessage& m) {
+/// `{"type":"message","room":..., <the stored object's fields>}`: the message
+/// is encoded once (`StoredMessage::json`, which history and join replays
+/// reuse) and the event wraps that text instead of encoding it again.
+inline std::string encode_message(std::string_view room, const StoredMessage& m) {
     JsonWriter w;
-    start(w, "message");
-    w.field("room", room).field("seq", m.seq).key("ts").i64(m.ts);
-    w.field("from", m.from).field("text", m.text);
-    if (!m.client_id.empty()) w.field("client_id", m.client_id);
-    return w.finish();
+    std::string text = start(w, "message").field("room", room).finish();
+    // `{"type":"message","room":"r"}` + `{"seq":...}` -> `{"type":..,"room":"r","seq":...}`
+    text.back() = ',';
+    text.append(m.json, 1, std::string::npos);
+    return text;
 }
 
 inline std::string encode_typing(std::string_view room, std::string_view nick, bool active) {
@@ -1636,6 +1695,12 @@ public:
     void leave(std::uint64_t session, std::optional<detail::Ref> reply) {
         post([this, session, reply = std::move(reply)] { on_leave(session, reply); });
     }
+    /// A disconnect: leaves silently. (Its own overload: passing an empty
+    /// std::optional<Ref> through post()'s closures makes GCC 12 at -O3 warn,
+    /// falsely, that the Ref's string may be used uninitialized.)
+    void leave(std::uint64_t session) {
+        post([this, session] { on_leave(session, std::nullopt); });
+    }
     void send(std::uint64_t session, std::string text, std::string client_id, detail::Ref ref) {
         post([this, session, text = std::move(text), client_id = std::move(client_id),
               ref = std::move(ref)]() mutable {
@@ -1692,8 +1757,13 @@ private:
         time_point typing_broadcast_at{};
     };
 
-    void post(Task task) {
-        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    /// Runs `work` on this lane, keeping this object alive until then. The
+    /// keep-alive and the work share one closure: one Task (one allocation)
+    /// per hop rather than a Task wrapped in another.
+    template <class F>
+    void post(F&& work) {
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     work = std::forward<F>(work)]() mutable { work(); }));
     }
 
     Member* find(std::uint64_t session) {
@@ -1878,7 +1948,7 @@ private:
         message.client_id = std::move(client_id);
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
         auto stored = make_stored(std::move(message));
-        auto frame = make_frame(detail::encode_message(record_.id, stored->message));
+        auto frame = make_frame(detail::encode_message(record_.id, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
         lobby_.store().append(record_.id, stored);
@@ -2177,7 +2247,7 @@ PARLEY_NAMESPACE_END
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -2241,8 +2311,13 @@ private:
     friend class Hub<Transport>;
     using time_point = std::chrono::steady_clock::time_point;
 
-    void post(Task task) {
-        transport_.post(lane_, [self = this->shared_from_this(), task = std::move(task)] { task(); });
+    /// Runs `work` on this lane, keeping this object alive until then. The
+    /// keep-alive and the work share one closure: one Task (one allocation)
+    /// per hop rather than a Task wrapped in another.
+    template <class F>
+    void post(F&& work) {
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     work = std::forward<F>(work)]() mutable { work(); }));
     }
 
     // ---- lifecycle ------------------------------------------------------------------------
@@ -2300,7 +2375,7 @@ private:
         inbox_.clear();
         transport_.cancel_timer(keepalive_timer_);
         transport_.cancel_timer(identify_timer_);
-        for (auto& [id, hub] : rooms_) hub->leave(session_, std::nullopt);
+        for (auto& [id, hub] : rooms_) hub->leave(session_);
         rooms_.clear();
         lobby_.session_ended(this->shared_from_this(), nick_, code, claiming_);
     }
@@ -2337,7 +2412,7 @@ private:
             return terminate(close_code::invalid_payload, "invalid UTF-8");
         }
         auto request = std::make_unique<detail::Request>();
-        auto problem = detail::Request::parse(text, limits_, *request);
+        auto problem = detail::Request::parse(std::move(text), limits_, *request);
         if (!bucket_.try_take(now)) {
             Metrics::add(metrics.rate_limited);
             if (!strikes_.try_take(now)) {
@@ -2433,6 +2508,7 @@ private:
                 nick_ = nick;
                 token_ = token;
                 transport_.cancel_timer(identify_timer_);
+                identify_timer_ = {};  // its memory, for the rest of the session
                 send(detail::encode_welcome(ref, lobby_.session_name(session_), nick_, token_,
                                             limits_));
             }
@@ -2510,7 +2586,7 @@ private:
     void join_finished(std::string room, HubPtr hub) {
         post([this, room = std::move(room), hub = std::move(hub)] {
             if (hub) {
-                if (closed_) hub->leave(session_, std::nullopt);
+                if (closed_) hub->leave(session_);
                 else rooms_[room] = hub;
             }
             resume();
@@ -2648,7 +2724,9 @@ private:
     std::string claiming_;  // the nick last asked of the Lobby (hello or nick)
     std::map<std::string, HubPtr> rooms_;
     bool busy_ = false;  // a Lobby round trip is under way
-    std::deque<std::unique_ptr<detail::Request>> inbox_;
+    // A list, not a deque: requests rarely wait, and an empty std::deque
+    // already holds about 600 bytes, which every idle session would pay.
+    std::list<std::unique_ptr<detail::Request>> inbox_;
     std::atomic<bool> closed_{false};  // read by Hubs to skip a join that raced a close
 
     detail::TokenBucket bucket_;

@@ -51,14 +51,16 @@ describe('configuration', () => {
     assert.equal(r.status, 0);
     for (const word of ['--port', '--host', '--shutdown-timeout', '--allowed-origins', '--threads', '--web-root',
       'PORT', 'SHUTDOWN_TIMEOUT', 'ALLOWED_ORIGINS', '--db', 'PARLEY_DB', '--flush-interval', '--keep-messages',
-      '--keep-for', '--db-max-bytes', 'Durability']) {
+      '--keep-for', '--db-max-bytes', 'Durability', '--rate-per-second', '--rate-burst', 'RATE_PER_SECOND',
+      'RATE_BURST']) {
       assert.ok(r.stdout.includes(word), word);
     }
   });
 
   test('a bad value or an unknown option exits 2 with a message', () => {
     for (const args of [['--port', 'http'], ['--port', '70000'], ['--shutdown-timeout', '5w'], ['--db', ''], ['--flush-interval', '1s'], ['--frobnicate'],
-      ['--allowed-origins', 'example.com'], ['--threads', '0']]) {
+      ['--allowed-origins', 'example.com'], ['--threads', '0'], ['--rate-per-second', '0'],
+      ['--rate-burst', 'many']]) {
       const r = spawnSync(serverBinary(), args, {
         encoding: 'utf8', timeout: 5000, env: { ...process.env, PARLEY_DB: ':memory:' },
       });
@@ -67,6 +69,22 @@ describe('configuration', () => {
     }
     const env = spawnSync(serverBinary(), [], { encoding: 'utf8', timeout: 5000, env: { ...process.env, PORT: 'x' } });
     assert.equal(env.status, 2);
+  });
+
+  test('--rate-per-second and --rate-burst raise the per-connection request limit', async (t) => {
+    // 40 pings at once: over the default burst of 20, within a burst of 100.
+    const pings = async (server) => {
+      const client = await ChatClient.connect(server);
+      const replies = await Promise.all(Array.from({ length: 40 }, () => client.request({ type: 'ping' })));
+      client.socket.close();
+      return replies.filter((f) => f.code === 'rate_limited').length;
+    };
+    const strict = await startServer();
+    t.after(() => strict.kill());
+    assert.ok(await pings(strict) > 0);
+    const raised = await startServer({ args: ['--rate-per-second', '1000', '--rate-burst', '100'] });
+    t.after(() => raised.kill());
+    assert.equal(await pings(raised), 0);
   });
 
   test('PORT from the environment is used, and a flag wins over it', async (t) => {

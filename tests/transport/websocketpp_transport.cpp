@@ -165,31 +165,39 @@ TEST_CASE("a text frame header is 0x81 and the RFC 6455 length encoding") {
     CHECK(websocket_text_header(65536) == std::string("\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00", 10));
 }
 
-TEST_CASE("every recipient's envelope points at one shared encoding and counts itself") {
+TEST_CASE("a frame's wire form is its header then its payload, in one buffer shared by every recipient") {
     auto frame = text_frame(300, 'a');
-    auto make = [](std::string_view text) { return Message::prepared_text(text); };
-    const auto& wire = frame->prepared<Message::ptr>(make);
-    const auto& again = frame->prepared<Message::ptr>(make);
+    auto make = [](std::string_view text) { return parley::detail::websocket_text_frame(text); };
+    const auto& wire = frame->prepared<std::string>(make);
+    const auto& again = frame->prepared<std::string>(make);
     REQUIRE(&wire == &again);
-    CHECK(wire->get_prepared());
-    CHECK(wire->get_payload() == frame->text());
+    CHECK(wire == parley::detail::websocket_text_header(300) + std::string(frame->text()));
+}
 
-    auto backlog_a = std::make_shared<parley::detail::WsppBacklog>();
-    auto backlog_b = std::make_shared<parley::detail::WsppBacklog>();
+TEST_CASE("an outbox batches what piled up and counts it until websocketpp releases the batch") {
+    const std::string one = parley::detail::websocket_text_frame(std::string(300, 'a'));
+    const std::string two = parley::detail::websocket_text_frame("hi");
+    parley::detail::WsppOutbox outbox;
+    CHECK(outbox.take<Message>() == nullptr);
+    CHECK(outbox.append(one));   // the first append asks for a flush
+    CHECK(!outbox.append(two));  // later ones ride on it
+    CHECK(outbox.frames() == 2);
+    CHECK(outbox.bytes() == one.size() + two.size());
     {
-        auto a = Message::envelope(frame, *wire, backlog_a);
-        auto b = Message::envelope(frame, *wire, backlog_b);
-        auto a2 = Message::envelope(frame, *wire, backlog_a);
-        CHECK(a->get_prepared());
-        CHECK(a->get_payload().data() == wire->get_payload().data());
-        CHECK(b->get_header().data() == wire->get_header().data());
-        CHECK(backlog_a->frames == 2);
-        CHECK(backlog_a->bytes == 2 * (300 + 4));
-        CHECK(backlog_b->frames == 1);
+        auto batch = outbox.take<Message>();
+        REQUIRE(batch);
+        CHECK(batch->get_prepared());
+        CHECK(batch->get_header().empty());
+        CHECK(batch->get_payload() == one + two);
+        CHECK(outbox.frames() == 2);  // written only once websocketpp lets go of it
+        CHECK(outbox.append(one));    // a new flush is needed after a take
+        outbox.discard();
+        CHECK(outbox.frames() == 2);
+        CHECK(outbox.append(two));    // and after a discard
+        outbox.discard();
     }
-    CHECK(backlog_a->frames == 0);
-    CHECK(backlog_a->bytes == 0);
-    CHECK(backlog_b->bytes == 0);
+    CHECK(outbox.frames() == 0);
+    CHECK(outbox.bytes() == 0);
 }
 
 TEST_CASE("the backlog is exact while the peer does not read and drains to zero when it does") {

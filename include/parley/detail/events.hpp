@@ -143,13 +143,16 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
     return start(w, "left", &ref).field("room", room).finish();
 }
 
-inline std::string encode_message(std::string_view room, const ChatMessage& m) {
+/// `{"type":"message","room":..., <the stored object's fields>}`: the message
+/// is encoded once (`StoredMessage::json`, which history and join replays
+/// reuse) and the event wraps that text instead of encoding it again.
+inline std::string encode_message(std::string_view room, const StoredMessage& m) {
     JsonWriter w;
-    start(w, "message");
-    w.field("room", room).field("seq", m.seq).key("ts").i64(m.ts);
-    w.field("from", m.from).field("text", m.text);
-    if (!m.client_id.empty()) w.field("client_id", m.client_id);
-    return w.finish();
+    std::string text = start(w, "message").field("room", room).finish();
+    // `{"type":"message","room":"r"}` + `{"seq":...}` -> `{"type":..,"room":"r","seq":...}`
+    text.back() = ',';
+    text.append(m.json, 1, std::string::npos);
+    return text;
 }
 
 inline std::string encode_typing(std::string_view room, std::string_view nick, bool active) {

@@ -65,9 +65,26 @@ inline const rapidjson::Value* find_member(const rapidjson::Value& object, std::
 
 /// Strict parse: standard JSON only (no comments, NaN or trailing commas), the
 /// whole text must be one value, strings must be valid UTF-8.
-inline bool parse_json(std::string_view text, rapidjson::Document& doc, std::string& error) {
+template <class Document>
+bool parse_json(std::string_view text, Document& doc, std::string& error) {
     constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-    doc.Parse<flags>(text.data(), text.size());
+    doc.template Parse<flags>(text.data(), text.size());
+    if (!doc.HasParseError()) return true;
+    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+            std::to_string(doc.GetErrorOffset());
+    return false;
+}
+
+/// Parses `text` in place (RapidJSON's in-situ mode: strings are unescaped into
+/// the buffer and the values point into it, nothing is copied), for a frame
+/// that `is_valid_utf8` and `json_nesting_depth` have already checked: no
+/// encoding validation and the recursive parser. `text` must outlive `doc`.
+/// Same acceptance as parse_json: a raw NUL (which ends an in-situ parse
+/// early) sends the text to parse_json instead.
+template <class Document>
+bool parse_json_in_place(std::string& text, Document& doc, std::string& error) {
+    if (text.find('\0') != std::string::npos) return parse_json(text, doc, error);
+    doc.template ParseInsitu<rapidjson::kParseNoFlags>(text.data());
     if (!doc.HasParseError()) return true;
     error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
             std::to_string(doc.GetErrorOffset());
@@ -77,7 +94,9 @@ inline bool parse_json(std::string_view text, rapidjson::Document& doc, std::str
 /// Builds one JSON object frame. Thin wrapper so encoders read top-down.
 class JsonWriter {
 public:
-    JsonWriter() : writer_(buffer_) { writer_.StartObject(); }
+    JsonWriter() : writer_(buffer_, &levels_, max_levels) { writer_.StartObject(); }
+    JsonWriter(const JsonWriter&) = delete;
+    JsonWriter& operator=(const JsonWriter&) = delete;
 
     JsonWriter& key(std::string_view k) {
         writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
@@ -132,8 +151,24 @@ public:
     }
 
 private:
-    rapidjson::StringBuffer buffer_;
-    rapidjson::Writer<rapidjson::StringBuffer> writer_;
+    // Frames are a few hundred bytes and a few levels deep, so the text and the
+    // writer's nesting stack start in buffers here and the only allocation is
+    // the returned string (RapidJSON's defaults allocate an allocator object
+    // and a buffer for each, per writer). Bigger frames spill into the pools'
+    // heap chunks.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    static constexpr std::size_t text_bytes = 1024;
+    static constexpr std::size_t max_levels = 8;  // deeper nesting grows the stack
+    static constexpr std::size_t level_bytes = 256;
+    static constexpr std::size_t spill_chunk_bytes = 4096;
+    alignas(8) char text_buffer_[text_bytes];
+    alignas(8) char level_buffer_[level_bytes];
+    Pool text_pool_{text_buffer_, sizeof text_buffer_, spill_chunk_bytes};
+    Pool levels_{level_buffer_, sizeof level_buffer_, spill_chunk_bytes};
+    rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool> buffer_{&text_pool_, text_bytes / 2};
+    rapidjson::Writer<rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool>, rapidjson::UTF8<>,
+                      rapidjson::UTF8<>, Pool>
+        writer_;
 };
 
 }  // namespace detail

@@ -37,14 +37,22 @@ struct RequestProblem {
 /// problem found is kept; later accessors then return empty values.
 class Request {
 public:
+    Request() = default;
+    Request(const Request&) = delete;
+    Request& operator=(const Request&) = delete;
+
     /// Parses and checks the envelope: JSON object, unique keys, `ref`, `type`.
-    static std::optional<RequestProblem> parse(std::string_view text, const Limits& limits,
+    /// `text` must be valid UTF-8 (Client checks every frame first); the request
+    /// keeps it and parses in place.
+    static std::optional<RequestProblem> parse(std::string text, const Limits& limits,
                                                Request& out) {
         if (json_nesting_depth(text) > limits.max_json_depth)
             return RequestProblem{ErrorCode::bad_json, "JSON nested deeper than " +
                                                            std::to_string(limits.max_json_depth)};
         std::string error;
-        if (!parse_json(text, out.doc_, error)) return RequestProblem{ErrorCode::bad_json, error};
+        out.text_ = std::move(text);
+        if (!parse_json_in_place(out.text_, out.doc_, error))
+            return RequestProblem{ErrorCode::bad_json, error};
         if (!out.doc_.IsObject())
             return RequestProblem{ErrorCode::bad_request, "a request must be a JSON object"};
         const auto count = out.doc_.MemberCount();
@@ -121,7 +129,20 @@ private:
         fail(ErrorCode::bad_request, "\"" + std::string(key) + "\" " + what);
     }
 
-    rapidjson::Document doc_;
+    // A request's values live in fixed buffers inside it: a chat request is a
+    // handful of fields, so parsing allocates nothing (RapidJSON's default
+    // document allocates its pool, a 64 KiB chunk and its parse stack). Bigger
+    // requests spill into 4 KiB chunks.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    static constexpr std::size_t pool_bytes = 768;
+    static constexpr std::size_t stack_bytes = 512;
+    static constexpr std::size_t spill_chunk_bytes = 4096;
+    alignas(8) char value_buffer_[pool_bytes];
+    alignas(8) char stack_buffer_[stack_bytes];
+    Pool values_{value_buffer_, sizeof value_buffer_, spill_chunk_bytes};
+    Pool stack_{stack_buffer_, sizeof stack_buffer_, spill_chunk_bytes};
+    rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc_{&values_, stack_bytes / 2, &stack_};
+    std::string text_;  ///< the frame, parsed in place: doc_'s strings point into it
     std::string_view type_;
     Ref ref_;
     std::optional<RequestProblem> problem_;

@@ -15,6 +15,7 @@
 #include <parley/lobby.hpp>
 #include <parley/transport.hpp>
 #include <parley/transport/detail/websocketpp_message.hpp>
+#include <parley/transport/detail/websocketpp_outbox.hpp>
 #include <parley/version.hpp>
 
 #include <websocketpp/config/asio_no_tls.hpp>
@@ -44,13 +45,18 @@ struct WsppConnectionBase : Base {
     /// depends on the transport, which depends on this config). Set by the open
     /// handler, read by the connection's other handlers (all on its strand).
     std::shared_ptr<void> parley_session_;
+    /// The transport's Peer (type-erased too): it holds the backlog counters
+    /// the batches queued in this connection point at, and a base class
+    /// outlives the connection's own members, that queue among them.
+    std::shared_ptr<void> parley_peer_;
 };
 
 }  // namespace detail
 
 /// A websocketpp config: `Base` (websocketpp::config::asio by default, or
-/// asio_tls, or your own) with parley's message type, which shares one encoded
-/// frame between recipients and counts each connection's backlog exactly.
+/// asio_tls, or your own) with parley's message type, which carries a batch of
+/// encoded frames and counts each connection's backlog exactly, and a small
+/// read buffer.
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
@@ -60,6 +66,11 @@ struct WebsocketppConfig : Base {
     using endpoint_msg_manager_type =
         websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
     using connection_base = detail::WsppConnectionBase<typename Base::connection_base>;
+    /// websocketpp reads into a buffer inside every connection object, 16 KiB by
+    /// default: most of an idle connection's memory. Its parsers are
+    /// incremental (a frame or an HTTP request may span many reads), and chat
+    /// requests are a few hundred bytes, so 1 KiB costs nothing in throughput.
+    static const std::size_t connection_read_buffer_size = 1024;
 };
 
 /// The Transport policy on websocketpp's Asio server (see the table in
@@ -67,13 +78,13 @@ struct WebsocketppConfig : Base {
 ///
 /// | requirement     | here                                                                 |
 /// |-----------------|----------------------------------------------------------------------|
-/// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its backlog counters; `send` takes no global lock |
+/// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its outbox and backlog counters; `send` takes no global lock |
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context  |
 /// | `timer_type`    | `shared_ptr<asio::steady_timer>`; the task runs on its lane; a cancelled timer's task never runs |
-/// | `send`          | one prepared websocketpp message per Frame (header + payload encoded once, shared by every recipient), queued with a small per-recipient envelope that keeps the exact backlog |
+/// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which hands everything pending to websocketpp as one prepared message, so a backlog of frames is written with one `sendmsg` |
 /// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
 /// | `ping`          | `connection::ping("")` on the connection's strand                      |
-/// | `buffered_amount` / `buffered_frames` | bytes / frames handed to websocketpp and not yet written to the socket; exact per frame: websocketpp writes whatever is queued as one batch, and each frame counts until the write of its batch completed |
+/// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
 /// or call `open`, `message`, `pong` and `closed` from your own handlers.
@@ -92,7 +103,7 @@ public:
     struct Peer {
         explicit Peer(const connection_ptr& con) : connection(con) {}
         std::weak_ptr<connection_type> connection;
-        std::shared_ptr<detail::WsppBacklog> backlog = std::make_shared<detail::WsppBacklog>();
+        detail::WsppOutbox outbox;
         /// Set by close(): nothing more is queued after it, so the close frame
         /// (queued on the connection's strand a moment later) is the last one.
         std::atomic<bool> closing{false};
@@ -113,6 +124,11 @@ public:
         /// A close with more than this queued skips the close frame (it would
         /// wait behind the backlog) and drops the connection at once.
         std::size_t drop_backlog_bytes = 64 * 1024;
+        /// Copy the request headers into each session's PeerInfo::headers (for
+        /// checks of your own). false leaves them out (the remote address,
+        /// Origin, path and query are always there): a few hundred bytes less
+        /// for the life of every connection, when nothing reads them.
+        bool peer_headers = true;
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
@@ -153,15 +169,14 @@ public:
     /// Thread-safe; websocketpp's `connection::send` takes the connection's own
     /// locks only. The first send of a Frame encodes it; every other recipient
     /// reuses that buffer.
-    void send(const handle_type& h, SharedFrame frame) {
+    void send(const handle_type& h, const SharedFrame& frame) {
         if (h->closing.load(std::memory_order_acquire)) return;
+        const std::string& wire = frame->template prepared<std::string>(
+            [](std::string_view text) { return detail::websocket_text_frame(text); });
+        if (!h->outbox.append(wire)) return;  // a flush is already on its way
         auto con = h->connection.lock();
-        if (!con) return;
-        const message_ptr& wire = frame->template prepared<message_ptr>(
-            [](std::string_view text) { return Config::message_type::prepared_text(text); });
-        // If the connection is no longer open, send() refuses and the envelope
-        // dies here, taking its count back.
-        con->send(Config::message_type::envelope(std::move(frame), *wire, h->backlog));
+        if (!con) return h->outbox.discard();
+        on_strand(con, [con, peer = h] { flush(con, *peer); });
     }
 
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
@@ -169,11 +184,12 @@ public:
         auto con = h->connection.lock();
         if (!con) return;
         const bool drop = code == close_code::try_again_later ||
-                          h->backlog->bytes.load(std::memory_order_relaxed) > options_.drop_backlog_bytes;
-        on_strand(con, [con, code, reason = std::string(reason), drop,
+                          h->outbox.bytes() > options_.drop_backlog_bytes;
+        on_strand(con, [con, peer = h, code, reason = std::string(reason), drop,
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
             if (drop) return drop_now(con);
+            flush(con, *peer);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -191,23 +207,28 @@ public:
     }
 
     std::size_t buffered_amount(const handle_type& h) const {
-        return h->backlog->bytes.load(std::memory_order_relaxed);
+        return h->outbox.bytes();
     }
     std::size_t buffered_frames(const handle_type& h) const {
-        return h->backlog->frames.load(std::memory_order_relaxed);
+        return h->outbox.frames();
     }
 
     // ---- glue for websocketpp's handlers -----------------------------------------------
 
     /// What parley's core needs to know about a connection: remote address,
-    /// Origin, path, query and the request headers (lower-case names).
-    static PeerInfo peer_info(const connection_ptr& con) {
+    /// Origin, path, query and (unless `with_headers` is false) the request
+    /// headers (lower-case names).
+    static PeerInfo peer_info(const connection_ptr& con, bool with_headers = true) {
         PeerInfo info;
         info.remote_address = con->get_remote_endpoint();
         const std::string& resource = con->get_resource();
         const auto q = resource.find('?');
         info.path = resource.substr(0, q);
         if (q != std::string::npos) info.query = resource.substr(q + 1);
+        if (!with_headers) {
+            info.origin = con->get_request_header("Origin");  // websocketpp matches names case-insensitively
+            return info;
+        }
         for (const auto& [name, value] : con->get_request().get_headers()) {
             std::string lower = name;
             std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -222,7 +243,9 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
-        auto client = lobby.connect(std::make_shared<Peer>(con), peer_info(con));
+        auto peer = std::make_shared<Peer>(con);
+        con->parley_peer_ = peer;
+        auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
         con->parley_session_ = client;
         return client;
     }
@@ -294,7 +317,15 @@ private:
             f();
     }
 
+    /// On the connection's strand: hands the outbox's pending frames to
+    /// websocketpp as one batch. If the connection is no longer open, send()
+    /// refuses and the batch dies here, taking its count back.
+    static void flush(const connection_ptr& con, Peer& peer) {
+        if (auto batch = peer.outbox.template take<typename Config::message_type>()) con->send(batch);
+    }
+
     static void drop_now(const connection_ptr& con) {
+        if (auto peer = std::static_pointer_cast<Peer>(con->parley_peer_)) peer->outbox.discard();
         const auto state = con->get_state();
         if (state == websocketpp::session::state::closed) return;
         websocketpp::lib::asio::error_code ec;

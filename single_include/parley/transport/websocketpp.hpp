@@ -25,8 +25,8 @@
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
 // Internal to <parley/transport/websocketpp.hpp>: the websocketpp message type
-// that lets one encoded frame be shared by every recipient while each
-// connection still counts exactly what it has queued.
+// that carries a batch of already-encoded frames to one connection and counts
+// exactly what that connection has queued.
 
 #include <websocketpp/common/memory.hpp>
 #include <websocketpp/frame.hpp>
@@ -42,8 +42,11 @@
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
-/// What one connection has handed to websocketpp and websocketpp has not yet
-/// written to the socket. Updated from any thread, hence atomics.
+/// What one connection has queued and not yet written to the socket: frames
+/// waiting in its outbox plus batches handed to websocketpp. Updated from any
+/// thread, hence atomics. It lives as long as the connection object (see
+/// WsppConnectionBase), so the batches queued inside that connection can point
+/// at it without owning it.
 struct WsppBacklog {
     std::atomic<std::size_t> bytes{0};
     std::atomic<std::size_t> frames{0};
@@ -51,6 +54,8 @@ struct WsppBacklog {
 
 /// The wire header of an unmasked (server-to-client) final text frame of
 /// `length` payload bytes: 0x81, then the RFC 6455 length encoding.
+/// Server-to-client frames are never masked, so one encoding serves every
+/// recipient.
 inline std::string websocket_text_header(std::size_t length) {
     std::string header;
     header.push_back(static_cast<char>(0x81));
@@ -69,20 +74,25 @@ inline std::string websocket_text_header(std::size_t length) {
     return header;
 }
 
+/// `text` as one whole unmasked text frame: header and payload in one buffer.
+inline std::string websocket_text_frame(std::string_view text) {
+    std::string wire = websocket_text_header(text.size());
+    wire.append(text.data(), text.size());
+    return wire;
+}
+
 /// A drop-in replacement for websocketpp::message_buffer::message (same
-/// interface, so websocketpp's processors and connection use it unchanged) with
-/// two extra roles:
-///
-/// - a *prepared* message built once per parley Frame: header and payload
-///   encoded, `get_prepared()` true, so websocketpp's `connection::send` queues
-///   it as it is (see connection_impl.hpp: a prepared message skips
-///   `prepare_data_frame` and goes straight to `write_push`);
-/// - a per-recipient *envelope* that points at that shared prepared message
-///   (no copy of the payload) and holds the recipient's backlog counters: it
-///   adds its size when created and subtracts it when websocketpp lets go of
-///   it, which happens once the socket write completed (`handle_write_frame`
-///   clears the in-flight batch) or the connection was destroyed. That is the
-///   per-message write notification websocketpp does not otherwise offer.
+/// interface, so websocketpp's processors and connection use it unchanged) that
+/// can also be a *batch*: several complete, already-framed WebSocket frames for
+/// one connection in one buffer, `get_prepared()` true so websocketpp's
+/// `connection::send` queues it as it is (a prepared message skips
+/// `prepare_data_frame` and goes straight to `write_push`, see
+/// connection_impl.hpp), with an empty header so the socket write carries it as
+/// one buffer. A batch counts itself in its connection's backlog: it adds its
+/// bytes and frames when made and subtracts them when websocketpp lets go of
+/// it, which happens once the socket write completed (`handle_write_frame`
+/// clears the in-flight batch) or the connection was destroyed. That is the
+/// write notification websocketpp does not otherwise offer.
 template <template <class> class ConMsgManager>
 class WsppMessage {
 public:
@@ -95,7 +105,7 @@ public:
     explicit WsppMessage(const con_msg_man_ptr manager) : manager_(manager) {}
     WsppMessage(const con_msg_man_ptr manager, opcode op, std::size_t size = 128)
         : manager_(manager), opcode_(op) {
-        payload_.reserve(size);
+        if (size != 0) payload_.reserve(size);
     }
 
     WsppMessage(const WsppMessage&) = delete;
@@ -103,32 +113,20 @@ public:
 
     ~WsppMessage() {
         if (backlog_) {
-            backlog_->bytes.fetch_sub(counted_bytes_, std::memory_order_relaxed);
-            backlog_->frames.fetch_sub(1, std::memory_order_relaxed);
+            backlog_->bytes.fetch_sub(payload_.size(), std::memory_order_relaxed);
+            backlog_->frames.fetch_sub(counted_frames_, std::memory_order_relaxed);
         }
     }
 
-    /// The prepared text frame for `text`, built once per Frame.
-    static ptr prepared_text(std::string_view text) {
+    /// A batch of `frames` whole wire frames (`wire`) for one connection, whose
+    /// `backlog` already counts them (see WsppOutbox) and must outlive the batch
+    /// (it does: both belong to the connection).
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
         auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, websocketpp::frame::opcode::text, 0);
-        msg->header_ = websocket_text_header(text.size());
-        msg->payload_.assign(text.data(), text.size());
         msg->prepared_ = true;
-        return msg;
-    }
-
-    /// An envelope around `wire` (a prepared message) for one recipient. `frame`
-    /// owns `wire` (see Frame::prepared) and is kept alive with it.
-    static ptr envelope(SharedFrame frame, const WsppMessage& wire,
-                        std::shared_ptr<WsppBacklog> backlog) {
-        auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, wire.opcode_, 0);
-        msg->prepared_ = true;
-        msg->frame_ = std::move(frame);
-        msg->wire_ = &wire;
-        msg->counted_bytes_ = wire.header_.size() + wire.payload_.size();
-        msg->backlog_ = std::move(backlog);
-        msg->backlog_->bytes.fetch_add(msg->counted_bytes_, std::memory_order_relaxed);
-        msg->backlog_->frames.fetch_add(1, std::memory_order_relaxed);
+        msg->payload_ = std::move(wire);
+        msg->counted_frames_ = frames;
+        msg->backlog_ = &backlog;
         return msg;
     }
 
@@ -145,10 +143,10 @@ public:
     opcode get_opcode() const { return opcode_; }
     void set_opcode(opcode op) { opcode_ = op; }
 
-    const std::string& get_header() const { return wire_ ? wire_->header_ : header_; }
+    const std::string& get_header() const { return header_; }
     void set_header(const std::string& header) { header_ = header; }
     const std::string& get_extension_data() const { return extension_data_; }
-    const std::string& get_payload() const { return wire_ ? wire_->payload_ : payload_; }
+    const std::string& get_payload() const { return payload_; }
     /// Only for messages websocketpp builds itself (inbound and control frames).
     std::string& get_raw_payload() { return payload_; }
     void set_payload(const std::string& payload) { payload_ = payload; }
@@ -177,16 +175,108 @@ private:
     bool terminal_ = false;
     bool compressed_ = false;
 
-    // Envelope only.
-    SharedFrame frame_;
-    const WsppMessage* wire_ = nullptr;
-    std::shared_ptr<WsppBacklog> backlog_;
-    std::size_t counted_bytes_ = 0;
+    // Batch only.
+    WsppBacklog* backlog_ = nullptr;
+    std::size_t counted_frames_ = 0;
 };
 
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/transport/detail/websocketpp_message.hpp> -----
+// ----- begin <parley/transport/detail/websocketpp_outbox.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// Internal to <parley/transport/websocketpp.hpp>: one connection's outbound
+// frames between the core's send() and websocketpp.
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// Frames sent to one connection and not yet handed to websocketpp, appended
+/// back to back in one buffer (each frame is already whole: header and
+/// payload). A broadcast copies the shared wire bytes in here instead of
+/// queuing a message per recipient in websocketpp (an allocation, two of its
+/// mutexes and a dispatch each); one flush on the connection's strand then hands
+/// everything that piled up to websocketpp as a single batch, which the socket
+/// writes with one `sendmsg`.
+///
+/// Any thread may append; flushes and discards run on the connection's strand.
+class WsppOutbox {
+public:
+    /// Queues `wire` (one whole frame). True when the caller must schedule a
+    /// flush (none is pending yet).
+    bool append(std::string_view wire) {
+        backlog_.bytes.fetch_add(wire.size(), std::memory_order_relaxed);
+        backlog_.frames.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (pending_.capacity() < first_reserve) pending_.reserve(first_reserve);
+        pending_.append(wire.data(), wire.size());
+        ++pending_frames_;
+        if (flush_scheduled_) return false;
+        flush_scheduled_ = true;
+        return true;
+    }
+
+    /// Takes what is pending as one batch message (null when nothing is); the
+    /// batch keeps counting in the backlog until websocketpp releases it.
+    template <class Message>
+    typename Message::ptr take() {
+        std::string wire;
+        std::size_t frames = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            flush_scheduled_ = false;
+            if (pending_frames_ == 0) return nullptr;
+            wire.swap(pending_);
+            frames = pending_frames_;
+            pending_frames_ = 0;
+        }
+        return Message::batch(std::move(wire), frames, backlog_);
+    }
+
+    /// Drops what is pending (the connection is being cut, or is gone). The
+    /// next append asks for a flush again, so frames never pile up unflushed
+    /// behind a flush that was never scheduled.
+    void discard() {
+        std::string dropped;
+        std::size_t frames = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            dropped.swap(pending_);
+            frames = pending_frames_;
+            pending_frames_ = 0;
+            flush_scheduled_ = false;
+        }
+        backlog_.bytes.fetch_sub(dropped.size(), std::memory_order_relaxed);
+        backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
+    }
+
+    std::size_t bytes() const { return backlog_.bytes.load(std::memory_order_relaxed); }
+    std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
+
+private:
+    /// A batch's buffer starts at this size (a few frames) rather than doubling
+    /// up from nothing; it is handed over with the batch, so an idle connection
+    /// holds none.
+    static constexpr std::size_t first_reserve = 1024;
+
+    WsppBacklog backlog_;  // pending here + batches websocketpp has not finished writing
+    std::mutex mutex_;
+    std::string pending_;
+    std::size_t pending_frames_ = 0;
+    bool flush_scheduled_ = false;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/transport/detail/websocketpp_outbox.hpp> -----
 
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
@@ -215,13 +305,18 @@ struct WsppConnectionBase : Base {
     /// depends on the transport, which depends on this config). Set by the open
     /// handler, read by the connection's other handlers (all on its strand).
     std::shared_ptr<void> parley_session_;
+    /// The transport's Peer (type-erased too): it holds the backlog counters
+    /// the batches queued in this connection point at, and a base class
+    /// outlives the connection's own members, that queue among them.
+    std::shared_ptr<void> parley_peer_;
 };
 
 }  // namespace detail
 
 /// A websocketpp config: `Base` (websocketpp::config::asio by default, or
-/// asio_tls, or your own) with parley's message type, which shares one encoded
-/// frame between recipients and counts each connection's backlog exactly.
+/// asio_tls, or your own) with parley's message type, which carries a batch of
+/// encoded frames and counts each connection's backlog exactly, and a small
+/// read buffer.
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
@@ -231,6 +326,11 @@ struct WebsocketppConfig : Base {
     using endpoint_msg_manager_type =
         websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
     using connection_base = detail::WsppConnectionBase<typename Base::connection_base>;
+    /// websocketpp reads into a buffer inside every connection object, 16 KiB by
+    /// default: most of an idle connection's memory. Its parsers are
+    /// incremental (a frame or an HTTP request may span many reads), and chat
+    /// requests are a few hundred bytes, so 1 KiB costs nothing in throughput.
+    static const std::size_t connection_read_buffer_size = 1024;
 };
 
 /// The Transport policy on websocketpp's Asio server (see the table in
@@ -238,13 +338,13 @@ struct WebsocketppConfig : Base {
 ///
 /// | requirement     | here                                                                 |
 /// |-----------------|----------------------------------------------------------------------|
-/// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its backlog counters; `send` takes no global lock |
+/// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its outbox and backlog counters; `send` takes no global lock |
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context  |
 /// | `timer_type`    | `shared_ptr<asio::steady_timer>`; the task runs on its lane; a cancelled timer's task never runs |
-/// | `send`          | one prepared websocketpp message per Frame (header + payload encoded once, shared by every recipient), queued with a small per-recipient envelope that keeps the exact backlog |
+/// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which hands everything pending to websocketpp as one prepared message, so a backlog of frames is written with one `sendmsg` |
 /// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
 /// | `ping`          | `connection::ping("")` on the connection's strand                      |
-/// | `buffered_amount` / `buffered_frames` | bytes / frames handed to websocketpp and not yet written to the socket; exact per frame: websocketpp writes whatever is queued as one batch, and each frame counts until the write of its batch completed |
+/// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
 /// or call `open`, `message`, `pong` and `closed` from your own handlers.
@@ -263,7 +363,7 @@ public:
     struct Peer {
         explicit Peer(const connection_ptr& con) : connection(con) {}
         std::weak_ptr<connection_type> connection;
-        std::shared_ptr<detail::WsppBacklog> backlog = std::make_shared<detail::WsppBacklog>();
+        detail::WsppOutbox outbox;
         /// Set by close(): nothing more is queued after it, so the close frame
         /// (queued on the connection's strand a moment later) is the last one.
         std::atomic<bool> closing{false};
@@ -284,6 +384,11 @@ public:
         /// A close with more than this queued skips the close frame (it would
         /// wait behind the backlog) and drops the connection at once.
         std::size_t drop_backlog_bytes = 64 * 1024;
+        /// Copy the request headers into each session's PeerInfo::headers (for
+        /// checks of your own). false leaves them out (the remote address,
+        /// Origin, path and query are always there): a few hundred bytes less
+        /// for the life of every connection, when nothing reads them.
+        bool peer_headers = true;
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
@@ -324,15 +429,14 @@ public:
     /// Thread-safe; websocketpp's `connection::send` takes the connection's own
     /// locks only. The first send of a Frame encodes it; every other recipient
     /// reuses that buffer.
-    void send(const handle_type& h, SharedFrame frame) {
+    void send(const handle_type& h, const SharedFrame& frame) {
         if (h->closing.load(std::memory_order_acquire)) return;
+        const std::string& wire = frame->template prepared<std::string>(
+            [](std::string_view text) { return detail::websocket_text_frame(text); });
+        if (!h->outbox.append(wire)) return;  // a flush is already on its way
         auto con = h->connection.lock();
-        if (!con) return;
-        const message_ptr& wire = frame->template prepared<message_ptr>(
-            [](std::string_view text) { return Config::message_type::prepared_text(text); });
-        // If the connection is no longer open, send() refuses and the envelope
-        // dies here, taking its count back.
-        con->send(Config::message_type::envelope(std::move(frame), *wire, h->backlog));
+        if (!con) return h->outbox.discard();
+        on_strand(con, [con, peer = h] { flush(con, *peer); });
     }
 
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
@@ -340,11 +444,12 @@ public:
         auto con = h->connection.lock();
         if (!con) return;
         const bool drop = code == close_code::try_again_later ||
-                          h->backlog->bytes.load(std::memory_order_relaxed) > options_.drop_backlog_bytes;
-        on_strand(con, [con, code, reason = std::string(reason), drop,
+                          h->outbox.bytes() > options_.drop_backlog_bytes;
+        on_strand(con, [con, peer = h, code, reason = std::string(reason), drop,
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
             if (drop) return drop_now(con);
+            flush(con, *peer);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -362,23 +467,28 @@ public:
     }
 
     std::size_t buffered_amount(const handle_type& h) const {
-        return h->backlog->bytes.load(std::memory_order_relaxed);
+        return h->outbox.bytes();
     }
     std::size_t buffered_frames(const handle_type& h) const {
-        return h->backlog->frames.load(std::memory_order_relaxed);
+        return h->outbox.frames();
     }
 
     // ---- glue for websocketpp's handlers -----------------------------------------------
 
     /// What parley's core needs to know about a connection: remote address,
-    /// Origin, path, query and the request headers (lower-case names).
-    static PeerInfo peer_info(const connection_ptr& con) {
+    /// Origin, path, query and (unless `with_headers` is false) the request
+    /// headers (lower-case names).
+    static PeerInfo peer_info(const connection_ptr& con, bool with_headers = true) {
         PeerInfo info;
         info.remote_address = con->get_remote_endpoint();
         const std::string& resource = con->get_resource();
         const auto q = resource.find('?');
         info.path = resource.substr(0, q);
         if (q != std::string::npos) info.query = resource.substr(q + 1);
+        if (!with_headers) {
+            info.origin = con->get_request_header("Origin");  // websocketpp matches names case-insensitively
+            return info;
+        }
         for (const auto& [name, value] : con->get_request().get_headers()) {
             std::string lower = name;
             std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -393,7 +503,9 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
-        auto client = lobby.connect(std::make_shared<Peer>(con), peer_info(con));
+        auto peer = std::make_shared<Peer>(con);
+        con->parley_peer_ = peer;
+        auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
         con->parley_session_ = client;
         return client;
     }
@@ -465,7 +577,15 @@ private:
             f();
     }
 
+    /// On the connection's strand: hands the outbox's pending frames to
+    /// websocketpp as one batch. If the connection is no longer open, send()
+    /// refuses and the batch dies here, taking its count back.
+    static void flush(const connection_ptr& con, Peer& peer) {
+        if (auto batch = peer.outbox.template take<typename Config::message_type>()) con->send(batch);
+    }
+
     static void drop_now(const connection_ptr& con) {
+        if (auto peer = std::static_pointer_cast<Peer>(con->parley_peer_)) peer->outbox.discard();
         const auto state = con->get_state();
         if (state == websocketpp::session::state::closed) return;
         websocketpp::lib::asio::error_code ec;

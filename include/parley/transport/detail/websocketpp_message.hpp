@@ -1,11 +1,10 @@
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
 // Internal to <parley/transport/websocketpp.hpp>: the websocketpp message type
-// that lets one encoded frame be shared by every recipient while each
-// connection still counts exactly what it has queued.
+// that carries a batch of already-encoded frames to one connection and counts
+// exactly what that connection has queued.
 #pragma once
 
-#include <parley/frame.hpp>
 #include <parley/version.hpp>
 
 #include <websocketpp/common/memory.hpp>
@@ -22,8 +21,11 @@
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
-/// What one connection has handed to websocketpp and websocketpp has not yet
-/// written to the socket. Updated from any thread, hence atomics.
+/// What one connection has queued and not yet written to the socket: frames
+/// waiting in its outbox plus batches handed to websocketpp. Updated from any
+/// thread, hence atomics. It lives as long as the connection object (see
+/// WsppConnectionBase), so the batches queued inside that connection can point
+/// at it without owning it.
 struct WsppBacklog {
     std::atomic<std::size_t> bytes{0};
     std::atomic<std::size_t> frames{0};
@@ -31,6 +33,8 @@ struct WsppBacklog {
 
 /// The wire header of an unmasked (server-to-client) final text frame of
 /// `length` payload bytes: 0x81, then the RFC 6455 length encoding.
+/// Server-to-client frames are never masked, so one encoding serves every
+/// recipient.
 inline std::string websocket_text_header(std::size_t length) {
     std::string header;
     header.push_back(static_cast<char>(0x81));
@@ -49,20 +53,25 @@ inline std::string websocket_text_header(std::size_t length) {
     return header;
 }
 
+/// `text` as one whole unmasked text frame: header and payload in one buffer.
+inline std::string websocket_text_frame(std::string_view text) {
+    std::string wire = websocket_text_header(text.size());
+    wire.append(text.data(), text.size());
+    return wire;
+}
+
 /// A drop-in replacement for websocketpp::message_buffer::message (same
-/// interface, so websocketpp's processors and connection use it unchanged) with
-/// two extra roles:
-///
-/// - a *prepared* message built once per parley Frame: header and payload
-///   encoded, `get_prepared()` true, so websocketpp's `connection::send` queues
-///   it as it is (see connection_impl.hpp: a prepared message skips
-///   `prepare_data_frame` and goes straight to `write_push`);
-/// - a per-recipient *envelope* that points at that shared prepared message
-///   (no copy of the payload) and holds the recipient's backlog counters: it
-///   adds its size when created and subtracts it when websocketpp lets go of
-///   it, which happens once the socket write completed (`handle_write_frame`
-///   clears the in-flight batch) or the connection was destroyed. That is the
-///   per-message write notification websocketpp does not otherwise offer.
+/// interface, so websocketpp's processors and connection use it unchanged) that
+/// can also be a *batch*: several complete, already-framed WebSocket frames for
+/// one connection in one buffer, `get_prepared()` true so websocketpp's
+/// `connection::send` queues it as it is (a prepared message skips
+/// `prepare_data_frame` and goes straight to `write_push`, see
+/// connection_impl.hpp), with an empty header so the socket write carries it as
+/// one buffer. A batch counts itself in its connection's backlog: it adds its
+/// bytes and frames when made and subtracts them when websocketpp lets go of
+/// it, which happens once the socket write completed (`handle_write_frame`
+/// clears the in-flight batch) or the connection was destroyed. That is the
+/// write notification websocketpp does not otherwise offer.
 template <template <class> class ConMsgManager>
 class WsppMessage {
 public:
@@ -75,7 +84,7 @@ public:
     explicit WsppMessage(const con_msg_man_ptr manager) : manager_(manager) {}
     WsppMessage(const con_msg_man_ptr manager, opcode op, std::size_t size = 128)
         : manager_(manager), opcode_(op) {
-        payload_.reserve(size);
+        if (size != 0) payload_.reserve(size);
     }
 
     WsppMessage(const WsppMessage&) = delete;
@@ -83,32 +92,20 @@ public:
 
     ~WsppMessage() {
         if (backlog_) {
-            backlog_->bytes.fetch_sub(counted_bytes_, std::memory_order_relaxed);
-            backlog_->frames.fetch_sub(1, std::memory_order_relaxed);
+            backlog_->bytes.fetch_sub(payload_.size(), std::memory_order_relaxed);
+            backlog_->frames.fetch_sub(counted_frames_, std::memory_order_relaxed);
         }
     }
 
-    /// The prepared text frame for `text`, built once per Frame.
-    static ptr prepared_text(std::string_view text) {
+    /// A batch of `frames` whole wire frames (`wire`) for one connection, whose
+    /// `backlog` already counts them (see WsppOutbox) and must outlive the batch
+    /// (it does: both belong to the connection).
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
         auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, websocketpp::frame::opcode::text, 0);
-        msg->header_ = websocket_text_header(text.size());
-        msg->payload_.assign(text.data(), text.size());
         msg->prepared_ = true;
-        return msg;
-    }
-
-    /// An envelope around `wire` (a prepared message) for one recipient. `frame`
-    /// owns `wire` (see Frame::prepared) and is kept alive with it.
-    static ptr envelope(SharedFrame frame, const WsppMessage& wire,
-                        std::shared_ptr<WsppBacklog> backlog) {
-        auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, wire.opcode_, 0);
-        msg->prepared_ = true;
-        msg->frame_ = std::move(frame);
-        msg->wire_ = &wire;
-        msg->counted_bytes_ = wire.header_.size() + wire.payload_.size();
-        msg->backlog_ = std::move(backlog);
-        msg->backlog_->bytes.fetch_add(msg->counted_bytes_, std::memory_order_relaxed);
-        msg->backlog_->frames.fetch_add(1, std::memory_order_relaxed);
+        msg->payload_ = std::move(wire);
+        msg->counted_frames_ = frames;
+        msg->backlog_ = &backlog;
         return msg;
     }
 
@@ -125,10 +122,10 @@ public:
     opcode get_opcode() const { return opcode_; }
     void set_opcode(opcode op) { opcode_ = op; }
 
-    const std::string& get_header() const { return wire_ ? wire_->header_ : header_; }
+    const std::string& get_header() const { return header_; }
     void set_header(const std::string& header) { header_ = header; }
     const std::string& get_extension_data() const { return extension_data_; }
-    const std::string& get_payload() const { return wire_ ? wire_->payload_ : payload_; }
+    const std::string& get_payload() const { return payload_; }
     /// Only for messages websocketpp builds itself (inbound and control frames).
     std::string& get_raw_payload() { return payload_; }
     void set_payload(const std::string& payload) { payload_ = payload; }
@@ -157,11 +154,9 @@ private:
     bool terminal_ = false;
     bool compressed_ = false;
 
-    // Envelope only.
-    SharedFrame frame_;
-    const WsppMessage* wire_ = nullptr;
-    std::shared_ptr<WsppBacklog> backlog_;
-    std::size_t counted_bytes_ = 0;
+    // Batch only.
+    WsppBacklog* backlog_ = nullptr;
+    std::size_t counted_frames_ = 0;
 };
 
 }  // namespace detail

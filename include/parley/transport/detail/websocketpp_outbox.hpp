@@ -1,0 +1,96 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// Internal to <parley/transport/websocketpp.hpp>: one connection's outbound
+// frames between the core's send() and websocketpp.
+#pragma once
+
+#include <parley/transport/detail/websocketpp_message.hpp>
+#include <parley/version.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// Frames sent to one connection and not yet handed to websocketpp, appended
+/// back to back in one buffer (each frame is already whole: header and
+/// payload). A broadcast copies the shared wire bytes in here instead of
+/// queuing a message per recipient in websocketpp (an allocation, two of its
+/// mutexes and a dispatch each); one flush on the connection's strand then hands
+/// everything that piled up to websocketpp as a single batch, which the socket
+/// writes with one `sendmsg`.
+///
+/// Any thread may append; flushes and discards run on the connection's strand.
+class WsppOutbox {
+public:
+    /// Queues `wire` (one whole frame). True when the caller must schedule a
+    /// flush (none is pending yet).
+    bool append(std::string_view wire) {
+        backlog_.bytes.fetch_add(wire.size(), std::memory_order_relaxed);
+        backlog_.frames.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (pending_.capacity() < first_reserve) pending_.reserve(first_reserve);
+        pending_.append(wire.data(), wire.size());
+        ++pending_frames_;
+        if (flush_scheduled_) return false;
+        flush_scheduled_ = true;
+        return true;
+    }
+
+    /// Takes what is pending as one batch message (null when nothing is); the
+    /// batch keeps counting in the backlog until websocketpp releases it.
+    template <class Message>
+    typename Message::ptr take() {
+        std::string wire;
+        std::size_t frames = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            flush_scheduled_ = false;
+            if (pending_frames_ == 0) return nullptr;
+            wire.swap(pending_);
+            frames = pending_frames_;
+            pending_frames_ = 0;
+        }
+        return Message::batch(std::move(wire), frames, backlog_);
+    }
+
+    /// Drops what is pending (the connection is being cut, or is gone). The
+    /// next append asks for a flush again, so frames never pile up unflushed
+    /// behind a flush that was never scheduled.
+    void discard() {
+        std::string dropped;
+        std::size_t frames = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            dropped.swap(pending_);
+            frames = pending_frames_;
+            pending_frames_ = 0;
+            flush_scheduled_ = false;
+        }
+        backlog_.bytes.fetch_sub(dropped.size(), std::memory_order_relaxed);
+        backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
+    }
+
+    std::size_t bytes() const { return backlog_.bytes.load(std::memory_order_relaxed); }
+    std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
+
+private:
+    /// A batch's buffer starts at this size (a few frames) rather than doubling
+    /// up from nothing; it is handed over with the batch, so an idle connection
+    /// holds none.
+    static constexpr std::size_t first_reserve = 1024;
+
+    WsppBacklog backlog_;  // pending here + batches websocketpp has not finished writing
+    std::mutex mutex_;
+    std::string pending_;
+    std::size_t pending_frames_ = 0;
+    bool flush_scheduled_ = false;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
