@@ -16,6 +16,9 @@
 
 #include <parley/parley.hpp>
 #include <parley/transport/websocketpp.hpp>
+#if PARLEY_SERVER_REDIS
+#include <parley/bus/redis.hpp>
+#endif
 
 #include <atomic>
 #include <csignal>
@@ -71,12 +74,63 @@ private:
     std::map<const void*, std::weak_ptr<Transport::connection_type>> open_;
 };
 
+#if PARLEY_SERVER_REDIS
+using RedisBusPtr = std::shared_ptr<parley::RedisBus>;
+
+/// The cluster link when REDIS_URL is set; null for a single node.
+RedisBusPtr make_redis(const Config& config, asio::io_context& io) {
+    if (!config.redis) return nullptr;
+    parley::RedisBusOptions options;
+    options.endpoint = *config.redis;
+    options.ttl = config.redis_ttl;
+    options.log = [](const std::string& line) { log(line); };
+    return std::make_shared<parley::RedisBus>(io, options);
+}
+
+parley::LobbyOptions lobby_options(const Config& config, const RedisBusPtr& redis) {
+    parley::LobbyOptions options;
+    options.node_id = config.node_id;
+    if (redis) {
+        options.bus = redis;
+        options.store = std::make_shared<parley::RedisStore>(redis);
+    }
+    return options;
+}
+#else
+struct NoRedis {
+    struct Status {
+        bool up = false;
+        std::uint64_t reconnects = 0, outages = 0, refused = 0;
+        std::string last_error;
+    };
+    Status status() const { return {}; }
+    void start() {}
+    void stop() {}
+    void close_now() {}
+};
+using RedisBusPtr = std::shared_ptr<NoRedis>;
+
+RedisBusPtr make_redis(const Config& config, asio::io_context&) {
+    if (config.redis)
+        throw parley::StoreError(config.redis->describe(),
+                                 "this parley-server was built without Redis support (hiredis not found)");
+    return nullptr;
+}
+
+parley::LobbyOptions lobby_options(const Config& config, const RedisBusPtr&) {
+    parley::LobbyOptions options;
+    options.node_id = config.node_id;
+    return options;
+}
+#endif
+
 class App {
 public:
     App(const Config& config, const std::filesystem::path& web_root)
         : config_(config),
           transport_(io_),
-          lobby_(transport_),
+          redis_(make_redis(config, io_)),
+          lobby_(transport_, lobby_options(config, redis_)),
           origins_(config),
           api_(lobby_, origins_),
           files_(web_root),
@@ -151,6 +205,10 @@ public:
             log("serving the web app from " + files_.root().string());
         if (config_.any_origin)
             log("warning: ALLOWED_ORIGINS=* lets pages on any site open chat connections");
+        if (redis_) {
+            log("clustered through " + config_.redis->describe() + " (node " + lobby_.node_id() + ")");
+            redis_->start();
+        }
         wait_for_signal();
         return true;
     }
@@ -167,6 +225,7 @@ public:
         // Let whatever the lanes still had queued run before the Lobby goes away.
         io_.restart();
         io_.poll();
+        if (redis_) redis_->close_now();
     }
 
 private:
@@ -192,8 +251,19 @@ private:
         const std::string& path = target.path;
         if (path == "/healthz") {
             if (method != "GET" && method != "HEAD") return respond_now(con, HttpApi::not_allowed("GET, HEAD"));
-            return respond_now(con, stopping_ ? json_response(503, R"({"status":"stopping"})")
-                                        : json_response(200, R"({"status":"ok"})"));
+            if (stopping_) return respond_now(con, json_response(503, R"({"status":"stopping"})"));
+            if (redis_) {
+                // A node cut off from Redis still serves its own members, but a load
+                // balancer should prefer the others.
+                const auto status = redis_->status();
+                if (!status.up) {
+                    parley::detail::JsonWriter w;
+                    w.field("status", "degraded").field("redis", "down").field("error", status.last_error);
+                    return respond_now(con, json_response(503, w.finish()));
+                }
+                return respond_now(con, json_response(200, R"({"status":"ok","redis":"up"})"));
+            }
+            return respond_now(con, json_response(200, R"({"status":"ok"})"));
         }
         if (path == "/metrics") {
             if (method != "GET" && method != "HEAD") return respond_now(con, HttpApi::not_allowed("GET, HEAD"));
@@ -202,6 +272,11 @@ private:
             r.header("Cache-Control", "no-store");
             r.body = metrics_text(lobby_.metrics().snapshot(),
                                   ServerGauges{sse_.size(), connections_.size()});
+            if (redis_) {
+                const auto status = redis_->status();
+                r.body += redis_metrics_text(
+                    RedisGauges{status.up, status.reconnects, status.outages, status.refused});
+            }
             return respond_now(con, r);
         }
         if (stopping_) return respond_now(con, api_error(503, "server_busy", "the server is shutting down"));
@@ -274,6 +349,7 @@ private:
     }
 
     void stop_io() {
+        if (redis_) redis_->stop();
         deadline_.cancel();
         asio::error_code ignored;
         signals_.cancel(ignored);
@@ -284,6 +360,7 @@ private:
     Transport::io_context io_;
     Transport transport_;
     Server server_;
+    RedisBusPtr redis_;
     Lobby lobby_;
     OriginPolicy origins_;
     HttpApi api_;
@@ -316,8 +393,14 @@ int main(int argc, char** argv) {
     }
     // A peer that vanishes mid-write must not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
-    App app(args.config, resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr));
-    if (!app.start()) return 1;
-    app.run();
+    std::unique_ptr<App> app;
+    try {
+        app = std::make_unique<App>(args.config, resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr));
+    } catch (const parley::StoreError& e) {
+        std::fprintf(stderr, "parley-server: %s\n", e.what());
+        return 1;
+    }
+    if (!app->start()) return 1;
+    app->run();
     return 0;
 }
