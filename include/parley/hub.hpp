@@ -331,7 +331,7 @@ private:
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
         ChatMessage message;
-        message.seq = next_seq_++;
+        message.seq = cluster_ ? 0 : next_seq_++;  // clustered: the Bus numbers it
         message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                          transport_.wall_now().time_since_epoch())
                          .count();

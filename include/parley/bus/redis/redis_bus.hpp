@@ -128,6 +128,14 @@ public:
         sub_->stop();
     }
 
+    /// `hook` runs on the bus's strand each time both connections are up
+    /// (first connect and after every outage), to put state back into Redis.
+    void on_connected(std::function<void()> hook) {
+        asio::dispatch(strand_, [self = shared_from_this(), hook = std::move(hook)]() mutable {
+            self->connected_hooks_.push_back(std::move(hook));
+        });
+    }
+
     Status status() const {
         std::lock_guard<std::mutex> lock(status_mutex_);
         Status s = status_;
@@ -350,6 +358,7 @@ private:
             detail::JsonWriter w;
             publish_lobby(w.field("t", "hello").field("node", node_).finish());
             heartbeat();
+            for (auto& hook : connected_hooks_) hook();
         }
     }
 
@@ -533,6 +542,7 @@ private:
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
+    std::vector<std::function<void()>> connected_hooks_;
     std::map<std::string, std::string> held_nicks_;  // folded nick -> token
     std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id

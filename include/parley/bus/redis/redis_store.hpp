@@ -11,7 +11,9 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +26,14 @@ PARLEY_NAMESPACE_BEGIN
 /// rooms are one hash. Use it together with the RedisBus it is given.
 class RedisStore final : public Store {
 public:
-    explicit RedisStore(std::shared_ptr<RedisBus> bus) : bus_(std::move(bus)), keys_(bus_->keys()) {}
+    explicit RedisStore(std::shared_ptr<RedisBus> bus) : bus_(std::move(bus)), keys_(bus_->keys()) {
+        bus_->on_connected([saved = saved_ptr_, mutex = mutex_ptr_, bus = std::weak_ptr<RedisBus>(bus_)] {
+            auto b = bus.lock();
+            if (!b) return;
+            std::lock_guard<std::mutex> lock(*mutex);
+            for (const auto& [id, args] : *saved) b->command(args, [](auto) {});
+        });
+    }
 
     /// Reads the rooms with a short blocking connection (start-up only, before
     /// the event loop runs). Throws StoreError when Redis cannot be reached.
@@ -68,11 +77,21 @@ public:
     }
 
     /// The first node to save a room decides its epoch; later saves keep it.
+    /// Saved again whenever Redis comes back (it may have lost them).
     void save_room(const RoomRecord& room) override {
-        bus_->command({"HSETNX", keys_.rooms(), room.id, encode_room(room)}, [](auto) {});
+        std::vector<std::string> args{"HSETNX", keys_.rooms(), room.id, encode_room(room)};
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            saved_[room.id] = args;
+        }
+        bus_->command(std::move(args), [](auto) {});
     }
 
     void remove_room(const std::string& room_id) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            saved_.erase(room_id);
+        }
         bus_->command({"HDEL", keys_.rooms(), room_id}, [](auto) {});
         bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id)},
                       [](auto) {});
@@ -151,6 +170,12 @@ private:
 
     std::shared_ptr<RedisBus> bus_;
     const RedisKeys keys_;
+    // Shared with the reconnect hook, which may outlive this store.
+    std::shared_ptr<std::mutex> mutex_ptr_ = std::make_shared<std::mutex>();
+    std::shared_ptr<std::map<std::string, std::vector<std::string>>> saved_ptr_ =
+        std::make_shared<std::map<std::string, std::vector<std::string>>>();
+    std::mutex& mutex_ = *mutex_ptr_;
+    std::map<std::string, std::vector<std::string>>& saved_ = *saved_ptr_;  // room id -> its HSETNX
 };
 
 PARLEY_NAMESPACE_END
