@@ -2076,6 +2076,25 @@ private:
         Metrics::add(lobby_.metrics().messages_out, broadcast_local(event.frame));
     }
 
+    /// Another node's broadcast: passed on as is; a delete done there also
+    /// tombstones this node's window.
+    void on_remote_frame(const SharedFrame& frame) {
+        if (cluster_ && frame->text().rfind(R"({"type":"deleted")", 0) == 0) {
+            rapidjson::Document doc;
+            std::string error;
+            if (detail::parse_json(frame->text(), doc, error) && doc.IsObject()) {
+                const auto* seq = detail::find_member(doc, "seq");
+                if (seq && seq->IsUint64() && !window_.empty() &&
+                    seq->GetUint64() >= window_.front()->message.seq &&
+                    seq->GetUint64() <= window_.back()->message.seq) {
+                    auto& slot = window_[seq->GetUint64() - window_.front()->message.seq];
+                    slot = make_tombstone(slot->message);
+                }
+            }
+        }
+        broadcast_local(frame);
+    }
+
     /// The room's newest seq is `head` (learnt while no member was listening).
     void advance_to(std::uint64_t head) {
         if (head < next_seq_) return;
@@ -2250,7 +2269,7 @@ private:
             if (event.seq != 0)
                 self->post([self, event] { self->on_sequenced(event); });
             else
-                self->post([self, frame = event.frame] { self->broadcast_local(frame); });
+                self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
         });
     }
     void unsubscribe_bus() {

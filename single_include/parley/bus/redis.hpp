@@ -998,6 +998,7 @@ private:
             detail::JsonWriter w;
             publish_lobby(w.field("t", "hello").field("node", node_).finish());
             heartbeat();
+            renew_nicks();
             for (auto& hook : connected_hooks_) hook();
         }
     }
@@ -1025,13 +1026,18 @@ private:
             it = remote_.erase(it);
             for (const auto& [id, n] : rooms) report(id);  // the crashed node's members leave the counts
         }
-        if (now >= next_heartbeat_ || counts_dirty_) heartbeat();
+        if (now >= next_heartbeat_) {
+            next_heartbeat_ = now + options_.ttl / 3;
+            heartbeat();
+            renew_nicks();
+        } else if (counts_dirty_) {
+            heartbeat();
+        }
     }
 
-    /// Publishes our counts, stores them with expiry and renews our nicknames.
+    /// Publishes our counts and stores them with expiry.
     void heartbeat() {
         if (!cmd_->up() || node_.empty()) return;
-        next_heartbeat_ = Clock::now() + options_.ttl / 3;
         counts_dirty_ = false;
         detail::JsonWriter w;
         w.field("t", "hb").field("node", node_).key("rooms").begin_array();
@@ -1044,6 +1050,11 @@ private:
         w.end_array();
         publish_lobby(w.finish());
         eval(redis_scripts::node_counts, {keys_.node_counts(node_)}, std::move(counts));
+    }
+
+    /// Keeps our nickname claims alive (and puts them back after Redis lost them).
+    void renew_nicks() {
+        if (!cmd_->up()) return;
         const auto ttl = std::to_string(options_.ttl.count());
         for (const auto& [key, token] : held_nicks_) {
             eval(redis_scripts::claim_or_renew, {keys_.nick(key)}, {token, ttl},
