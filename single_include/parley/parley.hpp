@@ -3246,7 +3246,9 @@ private:
                 auto claim_token = token.empty() ? random_.hex(2) : token;
                 bus_->claim_nick(key, claim_token,
                                  [this, client, nick, key, claim_token, ref](NickClaim result) {
-                                     post([=] { nick_claimed(client, nick, key, claim_token, ref, result); });
+                                     post([this, client, nick, key, claim_token, ref, result] {
+                                         nick_claimed(client, nick, key, claim_token, ref, result);
+                                     });
                                  });
                 return;
             } else {
@@ -3308,7 +3310,9 @@ private:
             if (key != old_key && bus_->shares_nicknames()) {
                 const auto token = old_it->second.token;
                 bus_->claim_nick(key, token, [this, client, old_key, key, nick, token, ref](NickClaim result) {
-                    post([=] { rename_claimed(client, old_key, key, nick, token, ref, result); });
+                    post([this, client, old_key, key, nick, token, ref, result] {
+                        rename_claimed(client, old_key, key, nick, token, ref, result);
+                    });
                 });
                 return;
             }
