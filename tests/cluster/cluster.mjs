@@ -24,17 +24,18 @@ export function freePort() {
 }
 
 /** Resolves true once something on `port` answers PING with PONG. */
-function pingRedis(port) {
+function pingRedis(port, extraArgs = []) {
+  const auth = extraArgs.indexOf('--requirepass');
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let answer = '';
     const done = (ok) => { socket.destroy(); resolve(ok); };
     socket.setTimeout(500, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () => socket.write(auth >= 0 ? `AUTH ${extraArgs[auth + 1]}\r\nPING\r\n` : 'PING\r\n'));
     socket.on('data', (chunk) => {
       answer += chunk.toString();
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      if (answer.includes('+PONG') || answer.includes('-')) done(answer.includes('+PONG'));
     });
   });
 }
@@ -43,11 +44,11 @@ function pingRedis(port) {
  * Starts redis-server without persistence on `port` (default: a free one) and
  * resolves once it answers. `stop()` ends it (SIGTERM); `kill()` for teardown.
  */
-export async function startRedis(port) {
+export async function startRedis(port, extraArgs = []) {
   port = port ?? await freePort();
   const bin = process.env.REDIS_SERVER_BIN || 'redis-server';
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c) => { output += c; });
   child.stderr.on('data', (c) => { output += c; });
@@ -55,7 +56,7 @@ export async function startRedis(port) {
   const spawnError = new Promise((resolve) => child.on('error', resolve));
   await eventually(async () => {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
-    return pingRedis(port);
+    return pingRedis(port, extraArgs);
   }, TIMEOUT_MS, 50).catch(async (error) => {
     const e = await Promise.race([spawnError, Promise.resolve(null)]);
     throw e ?? error;

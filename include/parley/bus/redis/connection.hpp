@@ -202,11 +202,12 @@ private:
     }
 
     void connected() {
+        up_ = true;
+        backoff_ = std::chrono::milliseconds(0);
+        // Pipelined ahead of everything else sent on this connection.
         if (!endpoint_.password.empty()) raw({"AUTH", endpoint_.password});
         if (endpoint_.db != 0) raw({"SELECT", std::to_string(endpoint_.db)});
         for (const auto& channel : channels_) send_subscription("SUBSCRIBE", channel);
-        backoff_ = std::chrono::milliseconds(0);
-        up_ = true;
         if (on_state_) on_state_(true, "connected to " + endpoint_.describe());
     }
 
