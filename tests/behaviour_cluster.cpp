@@ -94,6 +94,17 @@ public:
         }
     }
 
+    void send_direct(const std::string& origin, const std::string& key, SharedFrame frame,
+                     DirectDone done) override {
+        if (down || !nicks.count(key)) return done(false);
+        for (auto& [node, handler] : direct_)
+            if (node != origin) handler(key, frame);
+        done(true);
+    }
+    void watch_direct(const std::string& node, DirectHandler handler) override {
+        direct_[node] = std::move(handler);
+    }
+
     /// Replays a sequenced event as a duplicate delivery would.
     void redeliver(const std::string& room, std::uint64_t seq, const std::string& origin) {
         const auto& m = streams[room].at(seq - 1)->message;
@@ -113,6 +124,7 @@ private:
 
     std::map<std::string, std::map<std::string, Handler>> subscribers_;
     std::map<std::string, DirectoryHandler> directory_;
+    std::map<std::string, DirectHandler> direct_;
     std::map<std::string, std::map<std::string, std::size_t>> counts_;
     std::map<std::string, RoomRecord> records_;
 };
@@ -335,4 +347,19 @@ TEST_CASE("clustered: while the backend is down sends and new nicknames are refu
     c.t.run_until_idle();
     CHECK(messages(alice) == std::vector<std::string>{"1:back"});
     CHECK(c.a.metrics().snapshot().error_count(ErrorCode::unavailable) == 1);
+}
+
+TEST_CASE("clustered: a direct message reaches a user on the other node") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    hello(alice, "alice");
+    hello(bob, "bob");
+    c.t.run_until_idle();
+    alice.send(R"({"type":"dm","to":"Bob","text":"psst"})");
+    alice.send(R"({"type":"dm","to":"nobody","text":"hello?"})");
+    c.t.run_until_idle();
+    REQUIRE(bob.count("dm") == 1);
+    CHECK(std::string((*bob.last("dm"))["text"].GetString()) == "psst");
+    CHECK(alice.count("dm") == 1);  // the sender's copy
+    CHECK(error_code(alice) == "user_not_found");
 }

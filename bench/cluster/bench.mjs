@@ -59,7 +59,10 @@ async function population(senderNode, receiverNode, tag) {
 }
 
 /** Sends `perSecond` messages/s spread over the senders for DURATION_S; returns the stats. */
+let phase = 0;
 async function load(pop, perSecond) {
+  phase += 1;
+  const tag = `b${phase}:`;
   const latencies = [];
   let delivered = 0;
   let errors = 0;
@@ -67,8 +70,8 @@ async function load(pop, perSecond) {
   const listeners = pop.receivers.map((c) => {
     const on = (data) => {
       const f = JSON.parse(data.toString());
-      if (f.type === 'message' && f.room === pop.id && f.client_id?.startsWith('b')) {
-        latencies.push(now() - Number(f.client_id.slice(1)));
+      if (f.type === 'message' && f.room === pop.id && f.client_id?.startsWith(tag)) {
+        latencies.push(now() - Number(f.client_id.slice(tag.length)));
         delivered += 1;
       } else if (f.type === 'error') errors += 1;
     };
@@ -82,16 +85,19 @@ async function load(pop, perSecond) {
     const due = Math.floor((now() - started) / interval);
     while (sent <= due) {
       const s = pop.senders[sent % pop.senders.length];
-      s.socket.send(JSON.stringify({ type: 'send', room: pop.id, text: 'x'.repeat(64), client_id: `b${now()}` }));
+      s.socket.send(JSON.stringify({ type: 'send', room: pop.id, text: 'x'.repeat(64), client_id: `${tag}${now()}` }));
       sent += 1;
     }
     await new Promise((r) => setTimeout(r, Math.max(1, interval / 2)));
   }
-  await new Promise((r) => setTimeout(r, 1000));  // drain
+  const sendEnd = now();
+  // Drain: until everything arrived, or 10 s.
+  while (delivered < sent * RECEIVERS && now() < sendEnd + 10000) await new Promise((r) => setTimeout(r, 20));
+  const elapsed = (Math.max(now(), started) - started) / 1000;
   for (const [c, on] of listeners) c.socket.off('message', on);
   for (const c of [...pop.senders, ...pop.receivers]) { c.frames.length = 0; c.unread.length = 0; }
   latencies.sort((a, b) => a - b);
-  const seconds = DURATION_S;
+  const seconds = Math.min(elapsed, DURATION_S + 10);
   return {
     offered: perSecond,
     sent,
@@ -133,7 +139,8 @@ try {
 }
 
 const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
-console.log(`\n${SENDERS} senders, ${RECEIVERS} receivers in one room, ${DURATION_S} s per load, 64-byte texts\n`);
+console.log(`\nload average when done: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`${SENDERS} senders, ${RECEIVERS} receivers in one room, ${DURATION_S} s per load, 64-byte texts\n`);
 console.log('| topology | latency load (msg/s) | p50 ms | p99 ms | flood offered (msg/s) | delivered msg/s | deliveries/s | lost | errors |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {

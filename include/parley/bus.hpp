@@ -106,6 +106,25 @@ public:
         (void)token;
     }
 
+    // ---- direct messages to users on other nodes ----------------------------------------
+
+    using DirectHandler = std::function<void(const std::string& key, const SharedFrame& frame)>;
+    using DirectDone = std::function<void(bool sent)>;
+    /// Sends an encoded `dm` frame to whoever holds nickname `key` on another
+    /// node; `done(false)` when nobody holds it (or the backend is unreachable).
+    virtual void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
+                             DirectDone done) {
+        (void)origin_node;
+        (void)key;
+        (void)frame;
+        done(false);
+    }
+    /// Receives direct messages other nodes sent to nicknames (any thread).
+    virtual void watch_direct(const std::string& node, DirectHandler handler) {
+        (void)node;
+        (void)handler;
+    }
+
     // ---- directory: rooms and member counts of the other nodes ----------------------
 
     /// Reports other nodes' rooms and counts to `handler` (any thread).

@@ -78,6 +78,14 @@ public:
         bus_->watch_directory(node_id_, [this](const DirectoryEvent& event) {
             post([this, event] { on_directory(event); });
         });
+        bus_->watch_direct(node_id_, [this](const std::string& key, const SharedFrame& frame) {
+            post([this, key, frame] {
+                auto it = nicks_.find(key);
+                if (it == nicks_.end() || !it->second.owner) return;
+                if (deliver(it->second.owner, it->second.owner->handle(), frame))
+                    Metrics::add(metrics_.messages_out);
+            });
+        });
     }
 
     Lobby(const Lobby&) = delete;
@@ -752,13 +760,29 @@ private:
                         std::string client_id, detail::Ref ref) {
         post([this, client = std::move(client), from = std::move(from), to = std::move(to),
               text = std::move(text), client_id = std::move(client_id), ref = std::move(ref)] {
-            auto it = nicks_.find(detail::fold_ascii_case(to));
-            if (it == nicks_.end() || !it->second.owner)
-                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
-            const auto& recipient = it->second.owner;
+            const auto key = detail::fold_ascii_case(to);
+            auto it = nicks_.find(key);
             const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 transport_.wall_now().time_since_epoch())
                                 .count();
+            if (it == nicks_.end() && bus_->shares_nicknames()) {
+                // Perhaps on another node: the cluster knows who holds the name.
+                auto frame = make_frame(
+                    detail::encode_dm(from, to, text, ts, "d" + random_.hex(1), client_id));
+                Metrics::add(metrics_.messages_in);
+                bus_->send_direct(node_id_, key, frame, [this, client, frame, to, ref](bool sent) {
+                    post([this, client, frame, to, ref, sent] {
+                        if (!sent)
+                            return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+                        if (deliver(client, client->handle(), frame)) Metrics::add(metrics_.messages_out);
+                        client->complete();
+                    });
+                });
+                return;
+            }
+            if (it == nicks_.end() || !it->second.owner)
+                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+            const auto& recipient = it->second.owner;
             auto frame = make_frame(detail::encode_dm(from, it->second.nick, text, ts,
                                                       "d" + random_.hex(1), client_id));
             Metrics::add(metrics_.messages_in);

@@ -133,6 +133,20 @@ describe('chat across nodes', () => {
     await talker.close();
   });
 
+  test('a direct message reaches a user on the other node', async () => {
+    const kay = await ChatClient.login(a, 'kay');
+    const lou = await ChatClient.login(b, 'lou');
+    kay.send({ type: 'dm', to: 'Lou', text: 'psst' });
+    const sent = await kay.next((f) => f.type === 'dm');  // the sender's copy
+    assert.equal(sent.to, 'Lou');
+    const got = await lou.next((f) => f.type === 'dm');
+    assert.equal(got.text, 'psst');
+    assert.equal(got.from, 'kay');
+    assert.equal((await kay.request({ type: 'dm', to: 'nobody', text: '?' })).code, 'user_not_found');
+    await kay.close();
+    await lou.close();
+  });
+
   test('/healthz and /metrics report the Redis link', async () => {
     const health = await http(b, '/healthz');
     assert.equal(health.status, 200);

@@ -547,6 +547,7 @@ public:
     std::string room_channel(const std::string& room) const { return prefix_ + "chan:room:" + room; }
     std::string rooms() const { return prefix_ + "rooms"; }
     std::string lobby_channel() const { return prefix_ + "chan:lobby"; }
+    std::string direct_channel() const { return prefix_ + "chan:dm"; }
     std::string node_counts(const std::string& node) const { return prefix_ + "node:" + node + ":counts"; }
     std::string nick(const std::string& folded) const { return prefix_ + "nick:" + folded; }
 
@@ -620,6 +621,16 @@ return 0
 inline constexpr const char* release = R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+)lua";
+
+/// Publishes a direct message if someone holds the nickname.
+/// KEYS: nick key. ARGV: channel, payload. Returns 1 (published) or 0.
+inline constexpr const char* direct = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  return 1
 end
 return 0
 )lua";
@@ -735,6 +746,7 @@ public:
                 if (auto s = weak.lock()) s->received(channel, payload);
             });
             self->sub_->subscribe(self->keys_.lobby_channel());
+            self->sub_->subscribe(self->keys_.direct_channel());
             self->cmd_->start();
             self->sub_->start();
             self->arm_tick();
@@ -748,6 +760,7 @@ public:
             if (self->stopped_) return;
             self->stopped_ = true;
             self->directory_ = nullptr;
+            self->direct_ = nullptr;
             self->rooms_.clear();
             asio::error_code ignored;
             self->tick_.cancel(ignored);
@@ -765,6 +778,7 @@ public:
     void close_now() {
         stopped_ = true;
         directory_ = nullptr;
+        direct_ = nullptr;
         cmd_->stop();
         sub_->stop();
     }
@@ -901,6 +915,30 @@ public:
             auto it = self->held_nicks_.find(key);
             if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
             self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
+        });
+    }
+
+    // ---- Bus: direct messages ---------------------------------------------------------------
+
+    void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
+                     DirectDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), origin_node, key, frame = std::move(frame),
+                                 done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) return done(false);
+            std::string payload = origin_node + "\n" + key + "\n";
+            payload.append(frame->text());
+            self->eval(redis_scripts::direct, {self->keys_.nick(key)},
+                       {self->keys_.direct_channel(), std::move(payload)},
+                       [done = std::move(done)](std::optional<RedisReply> r) {
+                           done(r && r->kind == RedisReply::Kind::integer && r->integer == 1);
+                       });
+        });
+    }
+
+    void watch_direct(const std::string& node, DirectHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, handler = std::move(handler)]() mutable {
+            self->note_node(node);
+            self->direct_ = std::move(handler);
         });
     }
 
@@ -1077,6 +1115,14 @@ private:
     void received(const std::string& channel, const std::string& payload) {
         if (stopped_) return;
         if (channel == keys_.lobby_channel()) return lobby_event(payload);
+        if (channel == keys_.direct_channel()) {
+            // origin \n key \n frame
+            const auto a = payload.find('\n');
+            const auto b = a == std::string::npos ? a : payload.find('\n', a + 1);
+            if (b == std::string::npos || payload.compare(0, a, node_) == 0 || !direct_) return;
+            direct_(payload.substr(a + 1, b - a - 1), make_frame(payload.substr(b + 1)));
+            return;
+        }
         const auto room = keys_.room_of_channel(channel);
         auto it = rooms_.find(room);
         if (room.empty() || it == rooms_.end()) return;
@@ -1194,6 +1240,7 @@ private:
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
+    DirectHandler direct_;
     std::vector<std::function<void()>> connected_hooks_;
     std::map<std::string, std::string> held_nicks_;  // folded nick -> token
     std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here

@@ -22,6 +22,7 @@ public:
     std::string room_channel(const std::string& room) const { return prefix_ + "chan:room:" + room; }
     std::string rooms() const { return prefix_ + "rooms"; }
     std::string lobby_channel() const { return prefix_ + "chan:lobby"; }
+    std::string direct_channel() const { return prefix_ + "chan:dm"; }
     std::string node_counts(const std::string& node) const { return prefix_ + "node:" + node + ":counts"; }
     std::string nick(const std::string& folded) const { return prefix_ + "nick:" + folded; }
 

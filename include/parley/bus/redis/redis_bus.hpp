@@ -94,6 +94,7 @@ public:
                 if (auto s = weak.lock()) s->received(channel, payload);
             });
             self->sub_->subscribe(self->keys_.lobby_channel());
+            self->sub_->subscribe(self->keys_.direct_channel());
             self->cmd_->start();
             self->sub_->start();
             self->arm_tick();
@@ -107,6 +108,7 @@ public:
             if (self->stopped_) return;
             self->stopped_ = true;
             self->directory_ = nullptr;
+            self->direct_ = nullptr;
             self->rooms_.clear();
             asio::error_code ignored;
             self->tick_.cancel(ignored);
@@ -124,6 +126,7 @@ public:
     void close_now() {
         stopped_ = true;
         directory_ = nullptr;
+        direct_ = nullptr;
         cmd_->stop();
         sub_->stop();
     }
@@ -260,6 +263,30 @@ public:
             auto it = self->held_nicks_.find(key);
             if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
             self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
+        });
+    }
+
+    // ---- Bus: direct messages ---------------------------------------------------------------
+
+    void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
+                     DirectDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), origin_node, key, frame = std::move(frame),
+                                 done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) return done(false);
+            std::string payload = origin_node + "\n" + key + "\n";
+            payload.append(frame->text());
+            self->eval(redis_scripts::direct, {self->keys_.nick(key)},
+                       {self->keys_.direct_channel(), std::move(payload)},
+                       [done = std::move(done)](std::optional<RedisReply> r) {
+                           done(r && r->kind == RedisReply::Kind::integer && r->integer == 1);
+                       });
+        });
+    }
+
+    void watch_direct(const std::string& node, DirectHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, handler = std::move(handler)]() mutable {
+            self->note_node(node);
+            self->direct_ = std::move(handler);
         });
     }
 
@@ -436,6 +463,14 @@ private:
     void received(const std::string& channel, const std::string& payload) {
         if (stopped_) return;
         if (channel == keys_.lobby_channel()) return lobby_event(payload);
+        if (channel == keys_.direct_channel()) {
+            // origin \n key \n frame
+            const auto a = payload.find('\n');
+            const auto b = a == std::string::npos ? a : payload.find('\n', a + 1);
+            if (b == std::string::npos || payload.compare(0, a, node_) == 0 || !direct_) return;
+            direct_(payload.substr(a + 1, b - a - 1), make_frame(payload.substr(b + 1)));
+            return;
+        }
         const auto room = keys_.room_of_channel(channel);
         auto it = rooms_.find(room);
         if (room.empty() || it == rooms_.end()) return;
@@ -553,6 +588,7 @@ private:
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
+    DirectHandler direct_;
     std::vector<std::function<void()>> connected_hooks_;
     std::map<std::string, std::string> held_nicks_;  // folded nick -> token
     std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here

@@ -57,6 +57,16 @@ end
 return 0
 )lua";
 
+/// Publishes a direct message if someone holds the nickname.
+/// KEYS: nick key. ARGV: channel, payload. Returns 1 (published) or 0.
+inline constexpr const char* direct = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
 /// each as {id, fields, deleted}. KEYS: stream, tombstone set.
 inline constexpr const char* read = R"lua(
