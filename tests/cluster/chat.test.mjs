@@ -8,14 +8,17 @@ import { ChatClient, eventually, http, member, rooms, startNode, startRedis } fr
 let redis;
 let a;
 let b;
+let c;
 before(async () => {
   redis = await startRedis();
   a = await startNode(redis, { name: 'node-a' });
   b = await startNode(redis, { name: 'node-b' });
+  c = await startNode(redis, { name: 'node-c' });
 });
 after(async () => {
   await a?.kill();
   await b?.kill();
+  await c?.kill();
   await redis?.kill();
 });
 
@@ -80,7 +83,7 @@ describe('chat across nodes', () => {
     await other.close();
   });
 
-  test('the lobby on B shows a room created on A, with members summed over nodes', async () => {
+  test('the lobby on B and C shows a room created on A, with members summed over nodes', async () => {
     const creator = await ChatClient.login(a, 'dave');
     const created = await creator.request({ type: 'create_room', name: 'Across' });
     assert.equal(created.type, 'room_created');
@@ -93,14 +96,16 @@ describe('chat across nodes', () => {
 
     const onA = [await member(a, 'fay', id), await member(a, 'gus', id)];
     const onB = await member(b, 'hal', id);
-    await eventually(async () => (await listed())?.members === 3);
-    await eventually(async () => (await rooms(a)).find((r) => r.id === id)?.members === 3);
-    // The watcher on B saw the count change, from A's joins too.
-    await watcher.next((f) => f.type === 'room_update' && f.room.id === id && f.room.members === 3);
+    const onC = await member(c, 'ian', id);
+    await eventually(async () => (await listed())?.members === 4);
+    for (const node of [a, c]) await eventually(async () => (await rooms(node)).find((r) => r.id === id)?.members === 4);
+    // The watcher on B saw the count change, from A's and C's joins too.
+    await watcher.next((f) => f.type === 'room_update' && f.room.id === id && f.room.members === 4);
     // Every member sees the others' messages in this room.
     onA[0].send({ type: 'send', room: id, text: 'hello from A' });
     await onB.next((f) => f.type === 'message' && f.text === 'hello from A');
-    for (const c of [...onA, onB, creator, watcher]) await c.close();
+    await onC.next((f) => f.type === 'message' && f.text === 'hello from A');
+    for (const client of [...onA, onB, onC, creator, watcher]) await client.close();
     await eventually(async () => (await listed())?.members === 0);
   });
 

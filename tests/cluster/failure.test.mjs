@@ -36,6 +36,21 @@ describe('failures', () => {
     await probe.close();
   });
 
+  test('a node shut down with SIGTERM exits 0, frees its nicknames and leaves the counts at once', async () => {
+    const redis = await track(startRedis());
+    const a = await track(startNode(redis));
+    const b = await track(startNode(redis));
+    await member(a, 'nora');
+    await member(b, 'otto');
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 2);
+    const stopped = await a.stop('SIGTERM');
+    assert.equal(stopped.code, 0, a.stderr());
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 1, 2000);
+    const probe = await ChatClient.connect(b);
+    assert.equal((await probe.request({ type: 'hello', nick: 'nora' })).type, 'welcome');
+    await probe.close();
+  });
+
   test('restart redis-server mid-chat: both nodes report it, recover and deliver again', async () => {
     const redis = await track(startRedis());
     const a = await track(startNode(redis));

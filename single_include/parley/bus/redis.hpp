@@ -791,6 +791,18 @@ public:
         });
     }
 
+    /// Rooms found in Redis (RedisStore reads them after every reconnect): the
+    /// Lobby learns those created elsewhere while this node was cut off.
+    void learn_rooms(std::vector<RoomRecord> rooms) {
+        asio::dispatch(strand_, [self = shared_from_this(), rooms = std::move(rooms)] {
+            for (const auto& room : rooms) {
+                if (room.id.empty() || self->records_.count(room.id)) continue;
+                self->records_[room.id] = room;
+                self->report(room.id);
+            }
+        });
+    }
+
     Status status() const {
         std::lock_guard<std::mutex> lock(status_mutex_);
         Status s = status_;
@@ -1205,6 +1217,7 @@ private:
         } else if (type == "gone") {
             const auto id = str(detail::find_member(doc, "id"));
             remote.counts.erase(id);
+            records_.erase(id);
             if (!directory_ || id.empty()) return;
             DirectoryEvent event;
             event.kind = DirectoryEvent::Kind::removed;
@@ -1282,8 +1295,18 @@ public:
         bus_->on_connected([saved = saved_ptr_, mutex = mutex_ptr_, bus = std::weak_ptr<RedisBus>(bus_)] {
             auto b = bus.lock();
             if (!b) return;
-            std::lock_guard<std::mutex> lock(*mutex);
-            for (const auto& [id, args] : *saved) b->command(args, [](auto) {});
+            {
+                std::lock_guard<std::mutex> lock(*mutex);
+                for (const auto& [id, args] : *saved) b->command(args, [](auto) {});
+            }
+            b->command({"HGETALL", b->keys().rooms()}, [bus](std::optional<RedisReply> r) {
+                auto b2 = bus.lock();
+                if (!b2 || !r || r->kind != RedisReply::Kind::array) return;
+                std::vector<RoomRecord> rooms;
+                for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2)
+                    rooms.push_back(decode_room(r->elements[i + 1].str));
+                b2->learn_rooms(std::move(rooms));
+            });
         });
     }
 

@@ -139,6 +139,18 @@ public:
         });
     }
 
+    /// Rooms found in Redis (RedisStore reads them after every reconnect): the
+    /// Lobby learns those created elsewhere while this node was cut off.
+    void learn_rooms(std::vector<RoomRecord> rooms) {
+        asio::dispatch(strand_, [self = shared_from_this(), rooms = std::move(rooms)] {
+            for (const auto& room : rooms) {
+                if (room.id.empty() || self->records_.count(room.id)) continue;
+                self->records_[room.id] = room;
+                self->report(room.id);
+            }
+        });
+    }
+
     Status status() const {
         std::lock_guard<std::mutex> lock(status_mutex_);
         Status s = status_;
@@ -553,6 +565,7 @@ private:
         } else if (type == "gone") {
             const auto id = str(detail::find_member(doc, "id"));
             remote.counts.erase(id);
+            records_.erase(id);
             if (!directory_ || id.empty()) return;
             DirectoryEvent event;
             event.kind = DirectoryEvent::Kind::removed;

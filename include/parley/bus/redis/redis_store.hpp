@@ -30,8 +30,18 @@ public:
         bus_->on_connected([saved = saved_ptr_, mutex = mutex_ptr_, bus = std::weak_ptr<RedisBus>(bus_)] {
             auto b = bus.lock();
             if (!b) return;
-            std::lock_guard<std::mutex> lock(*mutex);
-            for (const auto& [id, args] : *saved) b->command(args, [](auto) {});
+            {
+                std::lock_guard<std::mutex> lock(*mutex);
+                for (const auto& [id, args] : *saved) b->command(args, [](auto) {});
+            }
+            b->command({"HGETALL", b->keys().rooms()}, [bus](std::optional<RedisReply> r) {
+                auto b2 = bus.lock();
+                if (!b2 || !r || r->kind != RedisReply::Kind::array) return;
+                std::vector<RoomRecord> rooms;
+                for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2)
+                    rooms.push_back(decode_room(r->elements[i + 1].str));
+                b2->learn_rooms(std::move(rooms));
+            });
         });
     }
 
