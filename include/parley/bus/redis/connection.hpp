@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -118,7 +119,19 @@ public:
     }
     void unsubscribe(const std::string& channel) {
         if (!channels_.erase(channel)) return;
+        confirmed_.erase(channel);
         if (up_) send_subscription("UNSUBSCRIBE", channel);
+    }
+
+    /// Runs `fn` (later, on the strand) once Redis confirmed the subscription to
+    /// `channel`, or at once when there is nothing to wait for (not subscribed,
+    /// already confirmed, or down).
+    void when_subscribed(const std::string& channel, std::function<void()> fn) {
+        if (!up_ || !channels_.count(channel) || confirmed_.count(channel)) {
+            asio::post(strand_, std::move(fn));
+            return;
+        }
+        waiters_[channel].push_back(std::move(fn));
     }
 
 private:
@@ -169,9 +182,15 @@ private:
         auto* self = owner(ac);
         if (!self || !reply) return;
         auto r = RedisReply::from(static_cast<redisReply*>(reply));
-        if (r.kind != RedisReply::Kind::array || r.elements.size() != 3 ||
-            r.elements[0].str != "message")
-            return;  // subscribe/unsubscribe confirmations
+        if (r.kind != RedisReply::Kind::array || r.elements.size() != 3) return;
+        if (r.elements[0].str == "subscribe" || r.elements[0].str == "unsubscribe") {
+            asio::post(self->strand_, [weak = self->weak_from_this(), subscribed = r.elements[0].str == "subscribe",
+                                       channel = std::move(r.elements[1].str)] {
+                if (auto s = weak.lock()) s->confirmation(channel, subscribed);
+            });
+            return;
+        }
+        if (r.elements[0].str != "message") return;
         if (self->on_message_) {
             asio::post(self->strand_, [weak = self->weak_from_this(), channel = std::move(r.elements[1].str),
                                        payload = std::move(r.elements[2].str)] {
@@ -234,8 +253,26 @@ private:
         went_down(why);
     }
 
+    void confirmation(const std::string& channel, bool subscribed) {
+        if (!subscribed) {
+            if (!channels_.count(channel)) confirmed_.erase(channel);
+            return;
+        }
+        if (channels_.count(channel)) confirmed_.insert(channel);
+        release_waiters(channel);
+    }
+
+    void release_waiters(const std::string& channel) {
+        auto it = waiters_.find(channel);
+        if (it == waiters_.end()) return;
+        for (auto& fn : it->second) asio::post(strand_, std::move(fn));
+        waiters_.erase(it);
+    }
+
     void went_down(const std::string& why) {
         in_flight_.clear();
+        confirmed_.clear();
+        while (!waiters_.empty()) release_waiters(waiters_.begin()->first);
         const bool was_up = up_;
         up_ = false;
         if (stopped_) {
@@ -295,6 +332,8 @@ private:
     std::string last_error_;
     std::deque<Clock::time_point> in_flight_;  // deadlines, oldest first (replies come in order)
     std::set<std::string> channels_;
+    std::set<std::string> confirmed_;  // channels Redis confirmed since the last connect
+    std::map<std::string, std::vector<std::function<void()>>> waiters_;
     std::atomic<std::uint64_t> reconnects_{0};
 };
 

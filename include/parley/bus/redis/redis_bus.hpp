@@ -229,15 +229,23 @@ public:
         });
     }
 
+    /// Read only once the room's subscription is confirmed (the Hub subscribed
+    /// just before): every later message then arrives live.
     void room_head(const std::string& room_id, SeqDone done) override {
-        command({"GET", keys_.room_seq(room_id)}, [done = std::move(done)](std::optional<RedisReply> r) {
-            if (!r || r->is_error()) return done(std::nullopt);
-            if (r->kind == RedisReply::Kind::nil) return done(std::uint64_t{0});
-            try {
-                done(static_cast<std::uint64_t>(std::stoull(r->str)));
-            } catch (const std::exception&) {
-                done(std::nullopt);
-            }
+        asio::dispatch(strand_, [self = shared_from_this(), room_id, done = std::move(done)]() mutable {
+            self->sub_->when_subscribed(self->keys_.room_channel(room_id), [self, room_id,
+                                                                             done = std::move(done)]() mutable {
+                self->cmd_->command({"GET", self->keys_.room_seq(room_id)},
+                                    [done = std::move(done)](std::optional<RedisReply> r) {
+                                        if (!r || r->is_error()) return done(std::nullopt);
+                                        if (r->kind == RedisReply::Kind::nil) return done(std::uint64_t{0});
+                                        try {
+                                            done(static_cast<std::uint64_t>(std::stoull(r->str)));
+                                        } catch (const std::exception&) {
+                                            done(std::nullopt);
+                                        }
+                                    });
+            });
         });
     }
 
