@@ -152,6 +152,20 @@ describe('chat across nodes', () => {
     await lou.close();
   });
 
+  test('a node whose only member leaves and rejoins at once still gets the room', async () => {
+    const sender = await member(a, 'pat');
+    const flapper = await member(b, 'quin');
+    for (let i = 0; i < 3; i += 1) {
+      flapper.send({ type: 'leave', room: 'general' });
+      const joined = await flapper.request({ type: 'join', room: 'general' });
+      assert.equal(joined.type, 'joined');
+    }
+    sender.send({ type: 'send', room: 'general', text: 'after the flapping' });
+    await flapper.next((f) => f.type === 'message' && f.text === 'after the flapping');
+    await sender.close();
+    await flapper.close();
+  });
+
   test('/healthz and /metrics report the Redis link', async () => {
     const health = await http(b, '/healthz');
     assert.equal(health.status, 200);
