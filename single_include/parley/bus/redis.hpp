@@ -338,14 +338,25 @@ public:
     }
 
     /// Subscriber connections: listen to `channel` (now if up, else after connecting).
+    ///
+    /// hiredis 0.14 keeps one callback per channel and drops it when an
+    /// `unsubscribe` reply arrives, even if a new SUBSCRIBE for the channel was
+    /// sent meanwhile (its messages would then go nowhere): a subscribe waits
+    /// for the channel's pending unsubscribe to be confirmed. The connection also
+    /// never drops its last channel (the bus keeps the lobby channel), which
+    /// avoids hiredis 0.14 leaving subscribed mode between an UNSUBSCRIBE and a
+    /// SUBSCRIBE sent back to back.
     void subscribe(const std::string& channel) {
         if (!channels_.insert(channel).second) return;
-        if (up_) send_subscription("SUBSCRIBE", channel);
+        if (up_ && !unsubscribing_.count(channel)) send_subscription("SUBSCRIBE", channel);
     }
     void unsubscribe(const std::string& channel) {
         if (!channels_.erase(channel)) return;
         confirmed_.erase(channel);
-        if (up_) send_subscription("UNSUBSCRIBE", channel);
+        if (up_ && !unsubscribing_.count(channel)) {
+            unsubscribing_.insert(channel);
+            send_subscription("UNSUBSCRIBE", channel);
+        }
     }
 
     /// Runs `fn` (later, on the strand) once Redis confirmed the subscription to
@@ -480,7 +491,9 @@ private:
 
     void confirmation(const std::string& channel, bool subscribed) {
         if (!subscribed) {
-            if (!channels_.count(channel)) confirmed_.erase(channel);
+            unsubscribing_.erase(channel);
+            // Wanted again meanwhile: subscribe now that hiredis forgot the old one.
+            if (channels_.count(channel) && up_) send_subscription("SUBSCRIBE", channel);
             return;
         }
         if (channels_.count(channel)) confirmed_.insert(channel);
@@ -497,6 +510,7 @@ private:
     void went_down(const std::string& why) {
         in_flight_.clear();
         confirmed_.clear();
+        unsubscribing_.clear();
         while (!waiters_.empty()) release_waiters(waiters_.begin()->first);
         const bool was_up = up_;
         up_ = false;
@@ -557,7 +571,8 @@ private:
     std::string last_error_;
     std::deque<Clock::time_point> in_flight_;  // deadlines, oldest first (replies come in order)
     std::set<std::string> channels_;
-    std::set<std::string> confirmed_;  // channels Redis confirmed since the last connect
+    std::set<std::string> confirmed_;      // channels Redis confirmed since the last connect
+    std::set<std::string> unsubscribing_;  // UNSUBSCRIBE sent, not yet confirmed
     std::map<std::string, std::vector<std::function<void()>>> waiters_;
     std::atomic<std::uint64_t> reconnects_{0};
 };
