@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, eventually, http, member, rooms, startNode, startRedis } from './cluster.mjs';
+import { ChatClient, EventStream, eventually, http, member, rooms, startNode, startRedis } from './cluster.mjs';
 
 let redis;
 let a;
@@ -84,6 +84,8 @@ describe('chat across nodes', () => {
   });
 
   test('the lobby on B and C shows a room created on A, with members summed over nodes', async () => {
+    const events = new EventStream(c);  // Server-Sent Events on node C
+    await events.next((e) => e.event === 'rooms');
     const creator = await ChatClient.login(a, 'dave');
     const created = await creator.request({ type: 'create_room', name: 'Across' });
     assert.equal(created.type, 'room_created');
@@ -101,6 +103,8 @@ describe('chat across nodes', () => {
     for (const node of [a, c]) await eventually(async () => (await rooms(node)).find((r) => r.id === id)?.members === 4);
     // The watcher on B saw the count change, from A's and C's joins too.
     await watcher.next((f) => f.type === 'room_update' && f.room.id === id && f.room.members === 4);
+    await events.next((e) => e.event === 'room_update' && e.data.room.id === id && e.data.room.members === 4);
+    events.close();
     // Every member sees the others' messages in this room.
     onA[0].send({ type: 'send', room: id, text: 'hello from A' });
     await onB.next((f) => f.type === 'message' && f.text === 'hello from A');

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { ChatClient, eventually, http, startServer, TIMEOUT_MS } from '../server/harness.mjs';
 
-export { ChatClient, eventually, http, metric, sleep, TIMEOUT_MS } from '../server/harness.mjs';
+export { ChatClient, EventStream, eventually, http, metric, sleep, TIMEOUT_MS } from '../server/harness.mjs';
 
 /** A loopback TCP port nobody listens on right now. */
 export function freePort() {
