@@ -14,7 +14,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$PARLEY_ROOT" || exit 1
 
-PACKAGES=(cmake g++ clang libasio-dev libwebsocketpp-dev rapidjson-dev catch2 meson ninja-build python3 pkg-config libsqlite3-dev)
+PACKAGES=(cmake g++ clang libasio-dev libwebsocketpp-dev rapidjson-dev catch2 meson ninja-build python3 pkg-config libsqlite3-dev redis-server libhiredis-dev)
 
 STAGES=(
     amalgamation
@@ -26,6 +26,7 @@ STAGES=(
     meson
     server
     web_e2e
+    redis
 )
 
 # --- helpers --------------------------------------------------------------------
@@ -135,6 +136,21 @@ stage_server() {
     build_server || return 1
     npm_install tests/server || return 1
     PARLEY_SERVER_BIN="$PWD/$SERVER_BIN" node --test tests/server/
+}
+
+# A cluster: two or three parley-server processes joined through Debian's
+# redis-server, each started by the tests on a free loopback port
+# (tests/cluster/*.test.mjs), and the Redis headers compiled alone.
+stage_redis() {
+    command -v redis-server >/dev/null 2>&1 || parley_ensure_packages redis-server
+    # The target exists only when CMake found hiredis: then parley-server has REDIS_URL.
+    cmake_build_target build/gcc-cxx17 parley_hygiene_redis_headers -DCMAKE_CXX_COMPILER=g++ \
+        -DPARLEY_CXX_STANDARD=17 || return 1
+    build_server || return 1
+    npm_install tests/server || return 1
+    # One file at a time: each starts its own Redis and nodes, and the timing
+    # tests (TTL expiry) should not compete for the CPU.
+    PARLEY_SERVER_BIN="$PWD/$SERVER_BIN" node --test --test-concurrency=1 tests/cluster/
 }
 
 # The browser app in Debian's chromium against a running parley-server

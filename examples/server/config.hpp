@@ -2,6 +2,8 @@
 // (flags win), with --help.
 #pragma once
 
+#include <parley/bus/redis/endpoint.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -46,6 +48,12 @@ struct Config {
     /// load tests, where one connection sends far faster than a person types.
     unsigned rate_per_second = 10;
     unsigned rate_burst = 20;
+    /// Empty: a single node. Else the Redis that joins this node to a cluster.
+    std::string redis_url;
+    std::optional<parley::RedisEndpoint> redis;  ///< parsed from redis_url
+    /// How long a crashed node's members and nicknames outlive it (at most 30 s).
+    std::chrono::milliseconds redis_ttl{15000};
+    std::string node_id;  ///< empty: random
 };
 
 /// Thrown for a bad value; main prints it with the usage hint and exits 2.
@@ -93,6 +101,14 @@ a flag wins over its variable.
                             with rate_limited, and a flood is closed with 1008)
   --rate-burst N            requests a connection may make at once before the
                             rate applies [RATE_BURST] (default 20)
+  --redis-url URL           join a cluster of parley-server processes through Redis
+                            [REDIS_URL], e.g. redis://127.0.0.1:6379 or
+                            redis://:password@host:port/db (default: none, a single
+                            node). Redis must be reachable at start-up; later
+                            outages are survived (see docs/scaling.md)
+  --redis-ttl D             how long a crashed node's members stay in the counts and
+                            its nicknames stay taken [REDIS_TTL] (default 15s, at most 30s)
+  --node-id ID              this process's name in the cluster [NODE_ID] (default: random)
   -h, --help                print this help and exit
 
 On SIGINT or SIGTERM every chat client is told `shutdown` and closed with 1001; the
@@ -212,6 +228,24 @@ inline void set(Config& config, std::string_view key, std::string_view value) {
     } else if (key == "RATE_BURST") {
         config.rate_burst = static_cast<unsigned>(parse_unsigned("RATE_BURST", value, 100000000));
         if (config.rate_burst == 0) throw ConfigError("RATE_BURST: at least 1");
+    } else if (key == "REDIS_URL") {
+        config.redis_url = trim(value);
+        config.redis.reset();
+        if (config.redis_url.empty()) return;
+        try {
+            config.redis = parley::parse_redis_url(config.redis_url);
+        } catch (const parley::RedisUrlError& e) {
+            throw ConfigError(e.what());
+        }
+    } else if (key == "REDIS_TTL") {
+        config.redis_ttl = parse_duration("REDIS_TTL", value);
+        if (config.redis_ttl < std::chrono::seconds(1) || config.redis_ttl > std::chrono::seconds(30))
+            throw ConfigError("REDIS_TTL: between 1s and 30s");
+    } else if (key == "NODE_ID") {
+        for (char c : value)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+                throw ConfigError("NODE_ID: letters, digits, - and _ only");
+        config.node_id = std::string(value);
     }
 }
 
@@ -233,6 +267,9 @@ inline constexpr Flag flags[] = {
     {"--db-max-bytes", "PARLEY_DB_MAX_BYTES"},
     {"--rate-per-second", "RATE_PER_SECOND"},
     {"--rate-burst", "RATE_BURST"},
+    {"--redis-url", "REDIS_URL"},
+    {"--redis-ttl", "REDIS_TTL"},
+    {"--node-id", "NODE_ID"},
 };
 
 }  // namespace detail

@@ -17,6 +17,9 @@
 
 #include <parley/parley.hpp>
 #include <parley/transport/websocketpp.hpp>
+#if PARLEY_SERVER_REDIS
+#include <parley/bus/redis.hpp>
+#endif
 
 #include <atomic>
 #include <csignal>
@@ -73,12 +76,61 @@ private:
     std::map<const void*, std::weak_ptr<Transport::connection_type>> open_;
 };
 
-/// The Lobby's settings that the server's configuration overrides, and its store.
-parley::LobbyOptions lobby_options(const Config& config, const Persistence& persistence) {
+#if PARLEY_SERVER_REDIS
+using RedisBusPtr = std::shared_ptr<parley::RedisBus>;
+
+/// The cluster link when REDIS_URL is set; null for a single node.
+RedisBusPtr make_redis(const Config& config, asio::io_context& io) {
+    if (!config.redis) return nullptr;
+    parley::RedisBusOptions options;
+    options.endpoint = *config.redis;
+    options.ttl = config.redis_ttl;
+    options.log = [](const std::string& line) { log(line); };
+    return std::make_shared<parley::RedisBus>(io, options);
+}
+
+/// With a cluster, history lives in the Redis streams (every node serves it);
+/// alone, in the server's own store.
+void use_cluster(parley::LobbyOptions& options, const RedisBusPtr& redis) {
+    if (!redis) return;
+    options.bus = redis;
+    options.store = std::make_shared<parley::RedisStore>(redis);
+}
+#else
+struct NoRedis {
+    struct Status {
+        bool up = false;
+        std::uint64_t reconnects = 0, outages = 0, refused = 0;
+        std::string last_error;
+    };
+    Status status() const { return {}; }
+    void start() {}
+    void stop() {}
+    void close_now() {}
+};
+using RedisBusPtr = std::shared_ptr<NoRedis>;
+
+RedisBusPtr make_redis(const Config& config, asio::io_context&) {
+    if (config.redis)
+        throw parley::StoreError(config.redis->describe(),
+                                 "this parley-server was built without Redis support (hiredis not found)");
+    return nullptr;
+}
+
+void use_cluster(parley::LobbyOptions&, const RedisBusPtr&) {}
+#endif
+
+
+/// The Lobby's settings that the server's configuration overrides, its store
+/// and, with REDIS_URL, the cluster.
+parley::LobbyOptions lobby_options(const Config& config, const Persistence& persistence,
+                                   const RedisBusPtr& redis) {
     parley::LobbyOptions options;
+    options.node_id = config.node_id;
     options.store = persistence.store();
     options.limits.rate_per_second = config.rate_per_second;
     options.limits.rate_burst = config.rate_burst;
+    use_cluster(options, redis);
     return options;
 }
 
@@ -97,7 +149,8 @@ public:
         : config_(config),
           persistence_(persistence),
           transport_(io_, transport_options()),
-          lobby_(transport_, lobby_options(config, persistence)),
+          redis_(make_redis(config, io_)),
+          lobby_(transport_, lobby_options(config, persistence, redis_)),
           origins_(config),
           api_(lobby_, origins_),
           files_(web_root),
@@ -166,13 +219,18 @@ public:
         const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
         std::cout << "parley-server listening on http://" << host << ":" << local.port() << std::endl;
 
-        log("store: " + persistence_.description());
+        log("store: " + (redis_ ? std::string("history in the cluster's Redis streams")
+                                : persistence_.description()));
         if (!files_.available())
             log("web root " + files_.root().string() + " not found: only the API and /ws are served");
         else
             log("serving the web app from " + files_.root().string());
         if (config_.any_origin)
             log("warning: ALLOWED_ORIGINS=* lets pages on any site open chat connections");
+        if (redis_) {
+            log("clustered through " + config_.redis->describe() + " (node " + lobby_.node_id() + ")");
+            redis_->start();
+        }
         wait_for_signal();
         return true;
     }
@@ -195,6 +253,7 @@ public:
             log("store: the last writes could not be committed: " + persistence_.gauges().last_error);
         io_.restart();
         io_.poll();
+        if (redis_) redis_->close_now();
     }
 
 private:
@@ -214,12 +273,23 @@ private:
         return true;
     }
 
-    /// 200 while serving; 503 while stopping. A failing store keeps 200 (chat
-    /// goes on and nothing accepted is lost) but is named in the body.
+    /// 200 while serving; 503 while stopping, and while a cluster node is cut off
+    /// from Redis (it still serves its own members, but a load balancer should
+    /// prefer the others). A failing store keeps 200 (chat goes on and nothing
+    /// accepted is lost) but is named in the body.
     Response health() const {
         if (stopping_) return json_response(503, R"({"status":"stopping"})");
-        const auto store = persistence_.gauges();
         parley::detail::JsonWriter w;
+        if (redis_) {
+            const auto status = redis_->status();
+            if (!status.up) {
+                w.field("status", "degraded").field("redis", "down").field("error", status.last_error);
+                return json_response(503, w.finish());
+            }
+            w.field("status", "ok").field("store", "redis").field("redis", "up");
+            return json_response(200, w.finish());
+        }
+        const auto store = persistence_.gauges();
         w.field("status", "ok");
         w.field("store", !store.persistent ? "memory" : store.failing ? "failing" : "ok");
         if (store.failing) w.field("store_error", store.last_error);
@@ -242,6 +312,11 @@ private:
             r.body = metrics_text(lobby_.metrics().snapshot(),
                                   ServerGauges{sse_.size(), connections_.size()},
                                   persistence_.gauges());
+            if (redis_) {
+                const auto status = redis_->status();
+                r.body += redis_metrics_text(
+                    RedisGauges{status.up, status.reconnects, status.outages, status.refused});
+            }
             return respond_now(con, r);
         }
         if (stopping_) return respond_now(con, api_error(503, "server_busy", "the server is shutting down"));
@@ -314,6 +389,7 @@ private:
     }
 
     void stop_io() {
+        if (redis_) redis_->stop();
         deadline_.cancel();
         asio::error_code ignored;
         signals_.cancel(ignored);
@@ -325,6 +401,7 @@ private:
     Transport::io_context io_;
     Transport transport_;
     Server server_;
+    RedisBusPtr redis_;
     Lobby lobby_;
     OriginPolicy origins_;
     HttpApi api_;
@@ -357,6 +434,13 @@ int main(int argc, char** argv) {
     }
     // A peer that vanishes mid-write must not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // A cluster keeps its history in Redis: no database file of its own.
+    if (args.config.redis) {
+        if (args.config.db_path_chosen && args.config.persistent())
+            std::fprintf(stderr, "parley-server: PARLEY_DB is not used with REDIS_URL: history is "
+                                 "kept in Redis\n");
+        args.config.db_path = ":memory:";
+    }
     std::optional<Persistence> persistence;
     try {
         persistence.emplace(args.config, [](const std::string& line) { parley_server::log(line); });
@@ -368,10 +452,17 @@ int main(int argc, char** argv) {
         return 1;
     }
     {
-        App app(args.config, resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr),
-                *persistence);
-        if (!app.start()) return 1;
-        app.run();
+        std::unique_ptr<App> app;
+        try {
+            app = std::make_unique<App>(args.config,
+                                        resolve_web_root(args.config, argc > 0 ? argv[0] : nullptr),
+                                        *persistence);
+        } catch (const parley::StoreError& e) {
+            std::fprintf(stderr, "parley-server: %s\n", e.what());
+            return 1;
+        }
+        if (!app->start()) return 1;
+        app->run();
     }
     // The App (and its Lobby) is gone; the store commits what is still queued.
     persistence.reset();

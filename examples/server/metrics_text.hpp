@@ -22,6 +22,33 @@ struct ServerGauges {
 
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The cluster link, for a node started with REDIS_URL.
+struct RedisGauges {
+    bool up = false;
+    std::uint64_t reconnects = 0;
+    std::uint64_t outages = 0;
+    std::uint64_t refused = 0;
+};
+
+inline std::string redis_metrics_text(const RedisGauges& r) {
+    std::string out;
+    auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                         std::uint64_t value) {
+        out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+        out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+        out.append(name).append(" ").append(std::to_string(value)).append("\n");
+    };
+    metric("parley_redis_up", "gauge", "1 while this node reaches Redis (commands and subscriptions), else 0.",
+           r.up ? 1 : 0);
+    metric("parley_redis_reconnects_total", "counter", "Attempts to connect to Redis again after a failure.",
+           r.reconnects);
+    metric("parley_redis_outages_total", "counter", "Times a Redis connection was lost or could not be made.",
+           r.outages);
+    metric("parley_redis_refused_total", "counter",
+           "Messages and nickname claims refused with `unavailable` while Redis was away.", r.refused);
+    return out;
+}
+
 inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGauges& g,
                                 const StoreGauges& store = {}) {
     std::string out;

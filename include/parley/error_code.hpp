@@ -32,6 +32,7 @@ enum class ErrorCode : unsigned char {
     user_not_found,
     server_busy,
     not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
+    unavailable,    ///< a cluster backend (Redis) is unreachable; retry later
     count_  // number of codes; not a code
 };
 
@@ -45,7 +46,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
         "not_found",    "forbidden",         "user_not_found", "server_busy",
-        "not_supported"};
+        "not_supported", "unavailable"};
     return names[static_cast<std::size_t>(code)];
 }
 

@@ -48,11 +48,14 @@ public:
           limits_(lobby.limits()),
           record_(std::move(record)),
           lane_(transport_.make_lane()),
+          cluster_(lobby.bus().assigns_seq()),
           next_seq_(record_.last_seq + 1) {}
 
     const std::string& id() const noexcept { return record_.id; }
     const std::string& name() const noexcept { return record_.name; }
     const std::string& epoch() const noexcept { return record_.epoch; }
+    /// The room as created (its `last_seq` is the one it was loaded with).
+    const RoomRecord& record() const noexcept { return record_; }
 
     /// What a client asks when it joins.
     struct JoinRequest {
@@ -189,7 +192,7 @@ private:
 
     std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
         const auto sent = broadcast_local(frame, except);
-        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame});
+        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
         return sent;
     }
 
@@ -212,9 +215,28 @@ private:
         if (!find(r.session) && members_.size() + pending_joins_ >= limits_.max_members_per_room) {
             reply_error(r.client, r.handle, r.ref, ErrorCode::room_full,
                         "room " + record_.id + " is full");
+            maybe_unsubscribe();
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
+        if (!cluster_) return start_join(std::move(r));
+        // Clustered: listen first, then learn the room's newest seq, so every
+        // message is either in the replay read below or arrives live.
+        if (!subscribed_) subscribe_bus();
+        ++pending_joins_;
+        lobby_.bus().room_head(record_.id, [self = this->shared_from_this(),
+                                            r = std::move(r)](std::optional<std::uint64_t> head) mutable {
+            self->post([self, r = std::move(r), head]() mutable {
+                --self->pending_joins_;
+                // With members here the subscription is live and delivers in order;
+                // jumping ahead then would drop messages still on their way.
+                if (head && self->members_.empty()) self->advance_to(*head);
+                self->start_join(std::move(r));
+            });
+        });
+    }
+
+    void start_join(JoinRequest r) {
         // The replay is chosen now but the member is added only when it is
         // ready, so no live message can overtake the `joined` frame.
         std::uint64_t after = 0;
@@ -241,6 +263,7 @@ private:
     void finish_join(JoinRequest r, std::vector<StoredMessagePtr> messages, bool complete,
                      std::uint64_t seen) {
         if (retired_ || r.client->is_closed()) {
+            maybe_unsubscribe();
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
@@ -268,7 +291,7 @@ private:
             } else {
                 index_[r.session] = members_.size();
                 members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
-                if (members_.size() == 1) subscribe_bus();
+                if (!subscribed_) subscribe_bus();
             }
         }
         std::vector<std::string_view> nicks;
@@ -301,7 +324,7 @@ private:
         members_.pop_back();
         if (reply_ref) reply(gone, detail::encode_left(*reply_ref, record_.id));
         broadcast(make_frame(detail::encode_presence(record_.id, "leave", gone.nick)));
-        if (members_.empty()) unsubscribe_bus();
+        maybe_unsubscribe();
         lobby_.room_members_changed(record_.id, members_.size());
     }
 
@@ -319,7 +342,7 @@ private:
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
         ChatMessage message;
-        message.seq = next_seq_++;
+        message.seq = cluster_ ? 0 : next_seq_++;  // clustered: the Bus numbers it
         message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                          transport_.wall_now().time_since_epoch())
                          .count();
@@ -328,6 +351,7 @@ private:
         message.text = std::move(text);
         message.client_id = std::move(client_id);
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
+        if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
         auto frame = make_frame(detail::encode_message(record_.id, *stored));
         window_.push_back(stored);
@@ -336,6 +360,76 @@ private:
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
+    }
+
+    /// Clustered: the Bus numbers, stores and publishes the message; every node,
+    /// this one included, delivers it from its subscription (`on_sequenced`), so
+    /// the sender sees it once, in the room's order.
+    void send_sequenced(std::uint64_t session, ChatMessage message, const detail::Ref& ref) {
+        SequencedMessage out;
+        out.origin_node = lobby_.node_id();
+        out.room_id = record_.id;
+        out.floor = next_seq_ - 1;
+        // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
+        // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
+        const auto frame = detail::encode_message(record_.id, *make_stored(ChatMessage(message)));
+        const std::string marker = ",\"seq\":0,";
+        const auto at = frame.find(marker);
+        out.frame_head = frame.substr(0, at + marker.size() - 2);
+        out.frame_tail = frame.substr(at + marker.size() - 1);
+        out.message = std::move(message);
+        lobby_.bus().append(std::move(out), [self = this->shared_from_this(), session,
+                                             ref](std::optional<std::uint64_t> seq) {
+            self->post([self, session, ref, seq] {
+                if (seq) return Metrics::add(self->lobby_.metrics().messages_in);
+                auto* m = self->find(session);
+                if (!m) return;
+                self->reply_error(m->client, m->handle, ref, ErrorCode::unavailable,
+                                  "the chat cluster is unreachable; the message was not sent, retry later");
+            });
+        });
+    }
+
+    /// A message numbered by the Bus. Older seqs were delivered already (or
+    /// served by a join's replay); a jump means some were missed, which the
+    /// window cannot show, so it restarts.
+    void on_sequenced(const BusEvent& event) {
+        if (retired_ || event.seq < next_seq_) return;
+        auto message = detail::decode_message_frame(event.frame->text());
+        if (!message) return;
+        if (event.seq > next_seq_) window_.clear();
+        message->seq = event.seq;
+        message->author = event.author;
+        next_seq_ = event.seq + 1;
+        window_.push_back(make_stored(std::move(*message)));
+        while (window_.size() > limits_.history_window) window_.pop_front();
+        Metrics::add(lobby_.metrics().messages_out, broadcast_local(event.frame));
+    }
+
+    /// Another node's broadcast: passed on as is; a delete done there also
+    /// tombstones this node's window.
+    void on_remote_frame(const SharedFrame& frame) {
+        if (cluster_ && frame->text().rfind(R"({"type":"deleted")", 0) == 0) {
+            rapidjson::Document doc;
+            std::string error;
+            if (detail::parse_json(frame->text(), doc, error) && doc.IsObject()) {
+                const auto* seq = detail::find_member(doc, "seq");
+                if (seq && seq->IsUint64() && !window_.empty() &&
+                    seq->GetUint64() >= window_.front()->message.seq &&
+                    seq->GetUint64() <= window_.back()->message.seq) {
+                    auto& slot = window_[seq->GetUint64() - window_.front()->message.seq];
+                    slot = make_tombstone(slot->message);
+                }
+            }
+        }
+        broadcast_local(frame);
+    }
+
+    /// The room's newest seq is `head` (learnt while no member was listening).
+    void advance_to(std::uint64_t head) {
+        if (head < next_seq_) return;
+        window_.clear();
+        next_seq_ = head + 1;
     }
 
     void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
@@ -497,13 +591,25 @@ private:
     // ---- bus and lifecycle -------------------------------------------------------------------
 
     void subscribe_bus() {
+        subscribed_ = true;
         std::weak_ptr<Hub> weak = this->shared_from_this();
         lobby_.bus().subscribe(lobby_.node_id(), record_.id, [weak](const BusEvent& event) {
-            if (auto self = weak.lock())
-                self->post([self, frame = event.frame] { self->broadcast_local(frame); });
+            auto self = weak.lock();
+            if (!self) return;
+            if (event.seq != 0)
+                self->post([self, event] { self->on_sequenced(event); });
+            else
+                self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
         });
     }
-    void unsubscribe_bus() { lobby_.bus().unsubscribe(lobby_.node_id(), record_.id); }
+    void unsubscribe_bus() {
+        subscribed_ = false;
+        lobby_.bus().unsubscribe(lobby_.node_id(), record_.id);
+    }
+    /// Leaves the room's channel once nobody here listens or is about to.
+    void maybe_unsubscribe() {
+        if (subscribed_ && members_.empty() && pending_joins_ == 0) unsubscribe_bus();
+    }
 
     void stop() {
         if (retired_) return;
@@ -511,7 +617,7 @@ private:
         ++typing_generation_;
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = false;
-        if (!members_.empty()) unsubscribe_bus();
+        if (subscribed_) unsubscribe_bus();
     }
 
     Lobby<Transport>& lobby_;
@@ -519,6 +625,8 @@ private:
     const Limits& limits_;
     const RoomRecord record_;
     typename Transport::lane_type lane_;
+    const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
+    bool subscribed_ = false;  // on the Bus channel of this room
 
     std::vector<Member> members_;
     std::unordered_map<std::uint64_t, std::size_t> index_;  // session -> members_ slot

@@ -73,6 +73,19 @@ public:
             store_->save_room(record);
             add_room(std::move(record));
         }
+        // Other nodes' rooms and counts (a clustered Bus); the Bus must stop
+        // calling before the Lobby is destroyed.
+        bus_->watch_directory(node_id_, [this](const DirectoryEvent& event) {
+            post([this, event] { on_directory(event); });
+        });
+        bus_->watch_direct(node_id_, [this](const std::string& key, const SharedFrame& frame) {
+            post([this, key, frame] {
+                auto it = nicks_.find(key);
+                if (it == nicks_.end() || !it->second.owner) return;
+                if (deliver(it->second.owner, it->second.owner->handle(), frame))
+                    Metrics::add(metrics_.messages_out);
+            });
+        });
     }
 
     Lobby(const Lobby&) = delete;
@@ -220,7 +233,8 @@ private:
     struct RoomEntry {
         HubPtr hub;
         bool permanent = false;
-        std::size_t members = 0;
+        std::size_t members = 0;  // on this node
+        std::size_t remote = 0;   // on other nodes (a clustered Bus reports them)
         bool ttl_armed = false;
         typename Transport::timer_type ttl_timer{};
     };
@@ -306,6 +320,16 @@ private:
                 entry.grace_armed = false;
                 entry.owner = client;
                 entry.nick = nick;
+            } else if (bus_->shares_nicknames()) {
+                // Cluster-wide: the token proves a claim made on another node.
+                auto claim_token = token.empty() ? random_.hex(2) : token;
+                bus_->claim_nick(key, claim_token,
+                                 [this, client, nick, key, claim_token, ref](NickClaim result) {
+                                     post([this, client, nick, key, claim_token, ref, result] {
+                                         nick_claimed(client, nick, key, claim_token, ref, result);
+                                     });
+                                 });
+                return;
             } else {
                 NickEntry entry;
                 entry.nick = nick;
@@ -318,6 +342,40 @@ private:
         });
     }
 
+    /// The cluster answered a claim made by `claim_nick`.
+    void nick_claimed(const ClientPtr& client, const std::string& nick, const std::string& key,
+                      const std::string& token, const detail::Ref& ref, NickClaim result) {
+        if (result == NickClaim::taken)
+            return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+        if (result == NickClaim::unavailable)
+            return refuse(client, ref, ErrorCode::unavailable,
+                          "nicknames cannot be checked: the chat cluster is unreachable; retry later");
+        auto it = nicks_.find(key);
+        const bool raced = it != nicks_.end() && it->second.token != token;
+        if (client->is_closed() || raced) {
+            if (it == nicks_.end() || it->second.token != token) bus_->release_nick(key, token);
+            if (raced && !client->is_closed())
+                refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+            return;
+        }
+        if (it == nicks_.end()) {
+            NickEntry entry;
+            entry.nick = nick;
+            entry.token = token;
+            entry.owner = client;
+            it = nicks_.emplace(key, std::move(entry)).first;
+        } else {
+            // The same token claimed twice at once (a reconnect storm): the later wins.
+            if (it->second.owner && it->second.owner != client) it->second.owner->shut_down_replaced();
+            if (it->second.grace_armed) transport_.cancel_timer(it->second.grace_timer);
+            it->second.grace_armed = false;
+            it->second.owner = client;
+            it->second.nick = nick;
+        }
+        Metrics::add(metrics_.identified_sessions);
+        client->identified(it->second.nick, it->second.token, ref);
+    }
+
     void rename(ClientPtr client, std::string old_nick, std::string nick, detail::Ref ref) {
         post([this, client = std::move(client), old_nick = std::move(old_nick),
               nick = std::move(nick), ref = std::move(ref)]() mutable {
@@ -328,12 +386,46 @@ private:
                 return refuse(client, ref, ErrorCode::forbidden, "nickname no longer held");
             if (key != old_key && nicks_.count(key))
                 return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+            if (key != old_key && bus_->shares_nicknames()) {
+                const auto token = old_it->second.token;
+                bus_->claim_nick(key, token, [this, client, old_key, key, nick, token, ref](NickClaim result) {
+                    post([this, client, old_key, key, nick, token, ref, result] {
+                        rename_claimed(client, old_key, key, nick, token, ref, result);
+                    });
+                });
+                return;
+            }
             NickEntry entry = std::move(old_it->second);
             nicks_.erase(old_it);
             entry.nick = nick;
             nicks_[key] = std::move(entry);
             client->renamed(nick, std::move(ref));
         });
+    }
+
+    /// The cluster answered the claim of a rename's new nickname.
+    void rename_claimed(const ClientPtr& client, const std::string& old_key, const std::string& key,
+                        const std::string& nick, const std::string& token, detail::Ref ref,
+                        NickClaim result) {
+        if (result == NickClaim::taken)
+            return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+        if (result == NickClaim::unavailable)
+            return refuse(client, ref, ErrorCode::unavailable,
+                          "nicknames cannot be checked: the chat cluster is unreachable; retry later");
+        auto old_it = nicks_.find(old_key);
+        if (old_it == nicks_.end() || old_it->second.owner != client || nicks_.count(key)) {
+            bus_->release_nick(key, token);
+            return refuse(client, ref, old_it == nicks_.end() || old_it->second.owner != client
+                                           ? ErrorCode::forbidden : ErrorCode::nick_taken,
+                          old_it == nicks_.end() || old_it->second.owner != client
+                              ? "nickname no longer held" : "nickname " + nick + " is taken");
+        }
+        NickEntry entry = std::move(old_it->second);
+        nicks_.erase(old_it);
+        bus_->release_nick(old_key, token);
+        entry.nick = nick;
+        nicks_[key] = std::move(entry);
+        client->renamed(nick, std::move(ref));
     }
 
     void refuse(const ClientPtr& client, const detail::Ref& ref, ErrorCode code,
@@ -370,6 +462,7 @@ private:
         const bool keep = code != close_code::normal && code != close_code::policy && !stopping_ &&
                           limits_.nick_reclaim_grace.count() > 0;
         if (!keep) {
+            bus_->release_nick(it->first, it->second.token);
             nicks_.erase(it);
             return;
         }
@@ -384,6 +477,7 @@ private:
                 if (found == nicks_.end() || found->second.owner ||
                     found->second.reserved_until > transport_.now())
                     return;
+                bus_->release_nick(found->first, found->second.token);
                 nicks_.erase(found);
             });
     }
@@ -427,6 +521,7 @@ private:
         const auto id = record.id;
         add_room(std::move(record));
         Metrics::add(metrics_.rooms_created);
+        bus_->room_changed(node_id_, rooms_.at(id).hub->record(), 0);
         out = info(rooms_.at(id));
         publish_room(id);
         return std::nullopt;
@@ -469,8 +564,10 @@ private:
             auto it = rooms_.find(id);
             if (it == rooms_.end()) return;
             it->second.members = members;
+            bus_->room_changed(node_id_, it->second.hub->record(), members);
             // No new timer once stopping: shutdown leaves none behind.
-            if (members == 0 && !it->second.permanent && !stopping_) arm_room_ttl(id);
+            if (members == 0 && it->second.remote == 0 && !it->second.permanent && !stopping_)
+                arm_room_ttl(id);
             publish_room(id);
         });
     }
@@ -483,7 +580,7 @@ private:
             auto it = rooms_.find(id);
             if (it == rooms_.end() || stopping_) return;
             it->second.ttl_armed = false;
-            if (it->second.members != 0) return;
+            if (it->second.members != 0 || it->second.remote != 0) return;
             // Only the Hub knows whether a join is on its way; it decides.
             it->second.hub->retire_if_empty([this, id](bool retired) {
                 if (retired) post([this, id] { remove_room(id); });
@@ -491,9 +588,11 @@ private:
         });
     }
 
-    void remove_room(const std::string& id) {
+    /// `announce`: tell the other nodes (false when they told us).
+    void remove_room(const std::string& id, bool announce = true) {
         auto it = rooms_.find(id);
         if (it == rooms_.end()) return;
+        if (announce) bus_->room_removed(node_id_, id);
         room_names_.erase(detail::fold_ascii_case(it->second.hub->name()));
         rooms_.erase(it);
         dirty_rooms_.erase(id);
@@ -504,7 +603,38 @@ private:
     }
 
     RoomInfo info(const RoomEntry& entry) const {
-        return RoomInfo{entry.hub->id(), entry.hub->name(), entry.members};
+        return RoomInfo{entry.hub->id(), entry.hub->name(), entry.members + entry.remote};
+    }
+
+    /// Another node's view of a room: learn rooms created there, keep their
+    /// member counts, and drop a room another node removed if nobody is here.
+    void on_directory(const DirectoryEvent& event) {
+        if (stopping_) return;
+        const auto id = event.room.id;
+        auto it = rooms_.find(id);
+        if (event.kind == DirectoryEvent::Kind::removed) {
+            if (it == rooms_.end() || it->second.permanent || it->second.members != 0) return;
+            it->second.remote = 0;
+            it->second.hub->retire_if_empty([this, id](bool retired) {
+                if (retired) post([this, id] { remove_room(id, false); });
+            });
+            return;
+        }
+        if (it == rooms_.end()) {
+            // Same name created on two nodes at once: each keeps its own here.
+            if (id.empty() || room_names_.count(detail::fold_ascii_case(event.room.name)) ||
+                rooms_.size() >= limits_.max_rooms)
+                return;
+            RoomRecord record = event.room;
+            record.last_seq = 0;  // the Hub asks the cluster on its first join
+            add_room(std::move(record));
+            it = rooms_.find(id);
+        }
+        it->second.remote = event.remote_members;
+        if (it->second.members == 0 && it->second.remote == 0 && !it->second.permanent &&
+            !it->second.ttl_armed)
+            arm_room_ttl(id);
+        publish_room(id);
     }
 
     std::vector<RoomInfo> room_list() const {
@@ -630,13 +760,29 @@ private:
                         std::string client_id, detail::Ref ref) {
         post([this, client = std::move(client), from = std::move(from), to = std::move(to),
               text = std::move(text), client_id = std::move(client_id), ref = std::move(ref)] {
-            auto it = nicks_.find(detail::fold_ascii_case(to));
-            if (it == nicks_.end() || !it->second.owner)
-                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
-            const auto& recipient = it->second.owner;
+            const auto key = detail::fold_ascii_case(to);
+            auto it = nicks_.find(key);
             const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 transport_.wall_now().time_since_epoch())
                                 .count();
+            if (it == nicks_.end() && bus_->shares_nicknames()) {
+                // Perhaps on another node: the cluster knows who holds the name.
+                auto frame = make_frame(
+                    detail::encode_dm(from, to, text, ts, "d" + random_.hex(1), client_id));
+                Metrics::add(metrics_.messages_in);
+                bus_->send_direct(node_id_, key, frame, [this, client, frame, to, ref](bool sent) {
+                    post([this, client, frame, to, ref, sent] {
+                        if (!sent)
+                            return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+                        if (deliver(client, client->handle(), frame)) Metrics::add(metrics_.messages_out);
+                        client->complete();
+                    });
+                });
+                return;
+            }
+            if (it == nicks_.end() || !it->second.owner)
+                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+            const auto& recipient = it->second.owner;
             auto frame = make_frame(detail::encode_dm(from, it->second.nick, text, ts,
                                                       "d" + random_.hex(1), client_id));
             Metrics::add(metrics_.messages_in);

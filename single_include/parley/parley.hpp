@@ -437,6 +437,7 @@ enum class ErrorCode : unsigned char {
     user_not_found,
     server_busy,
     not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
+    unavailable,    ///< a cluster backend (Redis) is unreachable; retry later
     count_  // number of codes; not a code
 };
 
@@ -450,7 +451,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
         "not_found",    "forbidden",         "user_not_found", "server_busy",
-        "not_supported"};
+        "not_supported", "unavailable"};
     return names[static_cast<std::size_t>(code)];
 }
 
@@ -1189,7 +1190,10 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/bus.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 PARLEY_NAMESPACE_BEGIN
@@ -1199,19 +1203,131 @@ struct BusEvent {
     std::string origin_node;  ///< the publishing node; a node ignores its own events
     std::string room_id;
     SharedFrame frame;        ///< the already-encoded broadcast
+    /// Non-zero: a chat message sequenced by the Bus (see `Bus::append`). Such
+    /// events reach every node, the origin included, in `seq` order.
+    std::uint64_t seq = 0;
+    std::string author;       ///< of a sequenced message: its author token (internal, never sent)
+};
+
+/// A chat message handed to a sequencing Bus. The Bus picks `seq`; the frame
+/// every member gets is `frame_head + seq + frame_tail`.
+struct SequencedMessage {
+    std::string origin_node;
+    std::string room_id;
+    /// The newest `seq` the room's Hub knows: the Bus assigns a larger one even
+    /// if its own counter was lost (a backend restarted without persistence).
+    std::uint64_t floor = 0;
+    std::string frame_head;
+    std::string frame_tail;
+    ChatMessage message;  ///< `seq` unset; kept by a Bus that also stores history
+};
+
+/// The outcome of a cluster-wide nickname claim.
+enum class NickClaim { granted, taken, unavailable };
+
+/// What a clustered Bus reports about rooms held by other nodes.
+struct DirectoryEvent {
+    enum class Kind {
+        members,  ///< `room` exists; other nodes hold `remote_members` members in it
+        removed   ///< another node removed the room `room.id`
+    };
+    Kind kind = Kind::members;
+    RoomRecord room;
+    std::size_t remote_members = 0;
 };
 
 /// Fan-out between server processes. Hubs publish every broadcast once and
 /// subscribe to their room while they have local members; a delivered event is
 /// sent as is to the local members. Handlers may be called on any thread.
+///
+/// The methods past the first three are the cluster seams. Their defaults are
+/// those of a single process (the Hub numbers messages itself, nicknames and
+/// rooms are known only locally), so a Bus that only fans out needs none of them.
 class Bus {
 public:
     using Handler = std::function<void(const BusEvent&)>;
+    using SeqDone = std::function<void(std::optional<std::uint64_t> seq)>;
+    using ClaimDone = std::function<void(NickClaim)>;
+    using DirectoryHandler = std::function<void(const DirectoryEvent&)>;
 
     virtual ~Bus() = default;
     virtual void subscribe(const std::string& node, const std::string& room_id, Handler handler) = 0;
     virtual void unsubscribe(const std::string& node, const std::string& room_id) = 0;
     virtual void publish(const BusEvent& event) = 0;
+
+    // ---- sequencing: the Bus numbers chat messages cluster-wide ------------------------
+
+    /// True when `append` numbers messages; Hubs then deliver messages only as
+    /// sequenced events from their subscription (their own included).
+    virtual bool assigns_seq() const { return false; }
+    /// Numbers `message`, stores and publishes it atomically; `done(seq)`, or
+    /// `done(nullopt)` when the backend is unreachable (nothing was published).
+    /// `done` may run on any thread.
+    virtual void append(SequencedMessage message, SeqDone done) {
+        (void)message;
+        done(std::nullopt);
+    }
+    /// The newest `seq` of a room cluster-wide (0: none yet), or nullopt when unknown.
+    virtual void room_head(const std::string& room_id, SeqDone done) {
+        (void)room_id;
+        done(std::nullopt);
+    }
+
+    // ---- nicknames: one owner cluster-wide -------------------------------------------
+
+    /// True when nicknames must also be claimed through `claim_nick`.
+    virtual bool shares_nicknames() const { return false; }
+    /// Claims `key` (a folded nickname) for the holder of `token`: granted when it
+    /// is free or already held with `token`. A granted claim is kept alive by the
+    /// Bus until `release_nick`. `done` may run on any thread.
+    virtual void claim_nick(const std::string& key, const std::string& token, ClaimDone done) {
+        (void)key;
+        (void)token;
+        done(NickClaim::granted);
+    }
+    /// Gives `key` up if `token` still holds it.
+    virtual void release_nick(const std::string& key, const std::string& token) {
+        (void)key;
+        (void)token;
+    }
+
+    // ---- direct messages to users on other nodes ----------------------------------------
+
+    using DirectHandler = std::function<void(const std::string& key, const SharedFrame& frame)>;
+    using DirectDone = std::function<void(bool sent)>;
+    /// Sends an encoded `dm` frame to whoever holds nickname `key` on another
+    /// node; `done(false)` when nobody holds it (or the backend is unreachable).
+    virtual void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
+                             DirectDone done) {
+        (void)origin_node;
+        (void)key;
+        (void)frame;
+        done(false);
+    }
+    /// Receives direct messages other nodes sent to nicknames (any thread).
+    virtual void watch_direct(const std::string& node, DirectHandler handler) {
+        (void)node;
+        (void)handler;
+    }
+
+    // ---- directory: rooms and member counts of the other nodes ----------------------
+
+    /// Reports other nodes' rooms and counts to `handler` (any thread).
+    virtual void watch_directory(const std::string& node, DirectoryHandler handler) {
+        (void)node;
+        (void)handler;
+    }
+    /// This node holds `local_members` members of `room` (also called when a room is created).
+    virtual void room_changed(const std::string& node, const RoomRecord& room, std::size_t local_members) {
+        (void)node;
+        (void)room;
+        (void)local_members;
+    }
+    /// This node removed the room.
+    virtual void room_removed(const std::string& node, const std::string& room_id) {
+        (void)node;
+        (void)room_id;
+    }
 };
 
 PARLEY_NAMESPACE_END
@@ -1449,6 +1565,7 @@ PARLEY_NAMESPACE_END
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -1594,6 +1711,29 @@ inline std::string encode_message(std::string_view room, const StoredMessage& m)
     return text;
 }
 
+/// The message inside a `message` frame (`seq` and `author` left unset), or
+/// nullopt when the text is not one. Used for frames other nodes sequenced.
+inline std::optional<ChatMessage> decode_message_frame(std::string_view frame) {
+    rapidjson::Document doc;
+    std::string error;
+    if (!parse_json(frame, doc, error) || !doc.IsObject()) return std::nullopt;
+    auto string_of = [&doc](std::string_view key) -> std::optional<std::string> {
+        const auto* v = find_member(doc, key);
+        if (!v || !v->IsString()) return std::nullopt;
+        return std::string(v->GetString(), v->GetStringLength());
+    };
+    const auto* ts = find_member(doc, "ts");
+    auto from = string_of("from");
+    auto text = string_of("text");
+    if (!ts || !ts->IsInt64() || !from || !text || string_of("type") != "message") return std::nullopt;
+    ChatMessage m;
+    m.ts = ts->GetInt64();
+    m.from = std::move(*from);
+    m.text = std::move(*text);
+    m.client_id = string_of("client_id").value_or("");
+    return m;
+}
+
 inline std::string encode_typing(std::string_view room, std::string_view nick, bool active) {
     JsonWriter w;
     return start(w, "typing").field("room", room).field("nick", nick).field("active", active).finish();
@@ -1667,11 +1807,14 @@ public:
           limits_(lobby.limits()),
           record_(std::move(record)),
           lane_(transport_.make_lane()),
+          cluster_(lobby.bus().assigns_seq()),
           next_seq_(record_.last_seq + 1) {}
 
     const std::string& id() const noexcept { return record_.id; }
     const std::string& name() const noexcept { return record_.name; }
     const std::string& epoch() const noexcept { return record_.epoch; }
+    /// The room as created (its `last_seq` is the one it was loaded with).
+    const RoomRecord& record() const noexcept { return record_; }
 
     /// What a client asks when it joins.
     struct JoinRequest {
@@ -1808,7 +1951,7 @@ private:
 
     std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
         const auto sent = broadcast_local(frame, except);
-        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame});
+        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
         return sent;
     }
 
@@ -1831,9 +1974,28 @@ private:
         if (!find(r.session) && members_.size() + pending_joins_ >= limits_.max_members_per_room) {
             reply_error(r.client, r.handle, r.ref, ErrorCode::room_full,
                         "room " + record_.id + " is full");
+            maybe_unsubscribe();
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
+        if (!cluster_) return start_join(std::move(r));
+        // Clustered: listen first, then learn the room's newest seq, so every
+        // message is either in the replay read below or arrives live.
+        if (!subscribed_) subscribe_bus();
+        ++pending_joins_;
+        lobby_.bus().room_head(record_.id, [self = this->shared_from_this(),
+                                            r = std::move(r)](std::optional<std::uint64_t> head) mutable {
+            self->post([self, r = std::move(r), head]() mutable {
+                --self->pending_joins_;
+                // With members here the subscription is live and delivers in order;
+                // jumping ahead then would drop messages still on their way.
+                if (head && self->members_.empty()) self->advance_to(*head);
+                self->start_join(std::move(r));
+            });
+        });
+    }
+
+    void start_join(JoinRequest r) {
         // The replay is chosen now but the member is added only when it is
         // ready, so no live message can overtake the `joined` frame.
         std::uint64_t after = 0;
@@ -1860,6 +2022,7 @@ private:
     void finish_join(JoinRequest r, std::vector<StoredMessagePtr> messages, bool complete,
                      std::uint64_t seen) {
         if (retired_ || r.client->is_closed()) {
+            maybe_unsubscribe();
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
@@ -1887,7 +2050,7 @@ private:
             } else {
                 index_[r.session] = members_.size();
                 members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
-                if (members_.size() == 1) subscribe_bus();
+                if (!subscribed_) subscribe_bus();
             }
         }
         std::vector<std::string_view> nicks;
@@ -1920,7 +2083,7 @@ private:
         members_.pop_back();
         if (reply_ref) reply(gone, detail::encode_left(*reply_ref, record_.id));
         broadcast(make_frame(detail::encode_presence(record_.id, "leave", gone.nick)));
-        if (members_.empty()) unsubscribe_bus();
+        maybe_unsubscribe();
         lobby_.room_members_changed(record_.id, members_.size());
     }
 
@@ -1938,7 +2101,7 @@ private:
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
         ChatMessage message;
-        message.seq = next_seq_++;
+        message.seq = cluster_ ? 0 : next_seq_++;  // clustered: the Bus numbers it
         message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                          transport_.wall_now().time_since_epoch())
                          .count();
@@ -1947,6 +2110,7 @@ private:
         message.text = std::move(text);
         message.client_id = std::move(client_id);
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
+        if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
         auto frame = make_frame(detail::encode_message(record_.id, *stored));
         window_.push_back(stored);
@@ -1955,6 +2119,76 @@ private:
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
+    }
+
+    /// Clustered: the Bus numbers, stores and publishes the message; every node,
+    /// this one included, delivers it from its subscription (`on_sequenced`), so
+    /// the sender sees it once, in the room's order.
+    void send_sequenced(std::uint64_t session, ChatMessage message, const detail::Ref& ref) {
+        SequencedMessage out;
+        out.origin_node = lobby_.node_id();
+        out.room_id = record_.id;
+        out.floor = next_seq_ - 1;
+        // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
+        // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
+        const auto frame = detail::encode_message(record_.id, *make_stored(ChatMessage(message)));
+        const std::string marker = ",\"seq\":0,";
+        const auto at = frame.find(marker);
+        out.frame_head = frame.substr(0, at + marker.size() - 2);
+        out.frame_tail = frame.substr(at + marker.size() - 1);
+        out.message = std::move(message);
+        lobby_.bus().append(std::move(out), [self = this->shared_from_this(), session,
+                                             ref](std::optional<std::uint64_t> seq) {
+            self->post([self, session, ref, seq] {
+                if (seq) return Metrics::add(self->lobby_.metrics().messages_in);
+                auto* m = self->find(session);
+                if (!m) return;
+                self->reply_error(m->client, m->handle, ref, ErrorCode::unavailable,
+                                  "the chat cluster is unreachable; the message was not sent, retry later");
+            });
+        });
+    }
+
+    /// A message numbered by the Bus. Older seqs were delivered already (or
+    /// served by a join's replay); a jump means some were missed, which the
+    /// window cannot show, so it restarts.
+    void on_sequenced(const BusEvent& event) {
+        if (retired_ || event.seq < next_seq_) return;
+        auto message = detail::decode_message_frame(event.frame->text());
+        if (!message) return;
+        if (event.seq > next_seq_) window_.clear();
+        message->seq = event.seq;
+        message->author = event.author;
+        next_seq_ = event.seq + 1;
+        window_.push_back(make_stored(std::move(*message)));
+        while (window_.size() > limits_.history_window) window_.pop_front();
+        Metrics::add(lobby_.metrics().messages_out, broadcast_local(event.frame));
+    }
+
+    /// Another node's broadcast: passed on as is; a delete done there also
+    /// tombstones this node's window.
+    void on_remote_frame(const SharedFrame& frame) {
+        if (cluster_ && frame->text().rfind(R"({"type":"deleted")", 0) == 0) {
+            rapidjson::Document doc;
+            std::string error;
+            if (detail::parse_json(frame->text(), doc, error) && doc.IsObject()) {
+                const auto* seq = detail::find_member(doc, "seq");
+                if (seq && seq->IsUint64() && !window_.empty() &&
+                    seq->GetUint64() >= window_.front()->message.seq &&
+                    seq->GetUint64() <= window_.back()->message.seq) {
+                    auto& slot = window_[seq->GetUint64() - window_.front()->message.seq];
+                    slot = make_tombstone(slot->message);
+                }
+            }
+        }
+        broadcast_local(frame);
+    }
+
+    /// The room's newest seq is `head` (learnt while no member was listening).
+    void advance_to(std::uint64_t head) {
+        if (head < next_seq_) return;
+        window_.clear();
+        next_seq_ = head + 1;
     }
 
     void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
@@ -2116,13 +2350,25 @@ private:
     // ---- bus and lifecycle -------------------------------------------------------------------
 
     void subscribe_bus() {
+        subscribed_ = true;
         std::weak_ptr<Hub> weak = this->shared_from_this();
         lobby_.bus().subscribe(lobby_.node_id(), record_.id, [weak](const BusEvent& event) {
-            if (auto self = weak.lock())
-                self->post([self, frame = event.frame] { self->broadcast_local(frame); });
+            auto self = weak.lock();
+            if (!self) return;
+            if (event.seq != 0)
+                self->post([self, event] { self->on_sequenced(event); });
+            else
+                self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
         });
     }
-    void unsubscribe_bus() { lobby_.bus().unsubscribe(lobby_.node_id(), record_.id); }
+    void unsubscribe_bus() {
+        subscribed_ = false;
+        lobby_.bus().unsubscribe(lobby_.node_id(), record_.id);
+    }
+    /// Leaves the room's channel once nobody here listens or is about to.
+    void maybe_unsubscribe() {
+        if (subscribed_ && members_.empty() && pending_joins_ == 0) unsubscribe_bus();
+    }
 
     void stop() {
         if (retired_) return;
@@ -2130,7 +2376,7 @@ private:
         ++typing_generation_;
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = false;
-        if (!members_.empty()) unsubscribe_bus();
+        if (subscribed_) unsubscribe_bus();
     }
 
     Lobby<Transport>& lobby_;
@@ -2138,6 +2384,8 @@ private:
     const Limits& limits_;
     const RoomRecord record_;
     typename Transport::lane_type lane_;
+    const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
+    bool subscribed_ = false;  // on the Bus channel of this room
 
     std::vector<Member> members_;
     std::unordered_map<std::uint64_t, std::size_t> index_;  // session -> members_ slot
@@ -2851,6 +3099,19 @@ public:
             store_->save_room(record);
             add_room(std::move(record));
         }
+        // Other nodes' rooms and counts (a clustered Bus); the Bus must stop
+        // calling before the Lobby is destroyed.
+        bus_->watch_directory(node_id_, [this](const DirectoryEvent& event) {
+            post([this, event] { on_directory(event); });
+        });
+        bus_->watch_direct(node_id_, [this](const std::string& key, const SharedFrame& frame) {
+            post([this, key, frame] {
+                auto it = nicks_.find(key);
+                if (it == nicks_.end() || !it->second.owner) return;
+                if (deliver(it->second.owner, it->second.owner->handle(), frame))
+                    Metrics::add(metrics_.messages_out);
+            });
+        });
     }
 
     Lobby(const Lobby&) = delete;
@@ -2998,7 +3259,8 @@ private:
     struct RoomEntry {
         HubPtr hub;
         bool permanent = false;
-        std::size_t members = 0;
+        std::size_t members = 0;  // on this node
+        std::size_t remote = 0;   // on other nodes (a clustered Bus reports them)
         bool ttl_armed = false;
         typename Transport::timer_type ttl_timer{};
     };
@@ -3084,6 +3346,16 @@ private:
                 entry.grace_armed = false;
                 entry.owner = client;
                 entry.nick = nick;
+            } else if (bus_->shares_nicknames()) {
+                // Cluster-wide: the token proves a claim made on another node.
+                auto claim_token = token.empty() ? random_.hex(2) : token;
+                bus_->claim_nick(key, claim_token,
+                                 [this, client, nick, key, claim_token, ref](NickClaim result) {
+                                     post([this, client, nick, key, claim_token, ref, result] {
+                                         nick_claimed(client, nick, key, claim_token, ref, result);
+                                     });
+                                 });
+                return;
             } else {
                 NickEntry entry;
                 entry.nick = nick;
@@ -3096,6 +3368,40 @@ private:
         });
     }
 
+    /// The cluster answered a claim made by `claim_nick`.
+    void nick_claimed(const ClientPtr& client, const std::string& nick, const std::string& key,
+                      const std::string& token, const detail::Ref& ref, NickClaim result) {
+        if (result == NickClaim::taken)
+            return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+        if (result == NickClaim::unavailable)
+            return refuse(client, ref, ErrorCode::unavailable,
+                          "nicknames cannot be checked: the chat cluster is unreachable; retry later");
+        auto it = nicks_.find(key);
+        const bool raced = it != nicks_.end() && it->second.token != token;
+        if (client->is_closed() || raced) {
+            if (it == nicks_.end() || it->second.token != token) bus_->release_nick(key, token);
+            if (raced && !client->is_closed())
+                refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+            return;
+        }
+        if (it == nicks_.end()) {
+            NickEntry entry;
+            entry.nick = nick;
+            entry.token = token;
+            entry.owner = client;
+            it = nicks_.emplace(key, std::move(entry)).first;
+        } else {
+            // The same token claimed twice at once (a reconnect storm): the later wins.
+            if (it->second.owner && it->second.owner != client) it->second.owner->shut_down_replaced();
+            if (it->second.grace_armed) transport_.cancel_timer(it->second.grace_timer);
+            it->second.grace_armed = false;
+            it->second.owner = client;
+            it->second.nick = nick;
+        }
+        Metrics::add(metrics_.identified_sessions);
+        client->identified(it->second.nick, it->second.token, ref);
+    }
+
     void rename(ClientPtr client, std::string old_nick, std::string nick, detail::Ref ref) {
         post([this, client = std::move(client), old_nick = std::move(old_nick),
               nick = std::move(nick), ref = std::move(ref)]() mutable {
@@ -3106,12 +3412,46 @@ private:
                 return refuse(client, ref, ErrorCode::forbidden, "nickname no longer held");
             if (key != old_key && nicks_.count(key))
                 return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+            if (key != old_key && bus_->shares_nicknames()) {
+                const auto token = old_it->second.token;
+                bus_->claim_nick(key, token, [this, client, old_key, key, nick, token, ref](NickClaim result) {
+                    post([this, client, old_key, key, nick, token, ref, result] {
+                        rename_claimed(client, old_key, key, nick, token, ref, result);
+                    });
+                });
+                return;
+            }
             NickEntry entry = std::move(old_it->second);
             nicks_.erase(old_it);
             entry.nick = nick;
             nicks_[key] = std::move(entry);
             client->renamed(nick, std::move(ref));
         });
+    }
+
+    /// The cluster answered the claim of a rename's new nickname.
+    void rename_claimed(const ClientPtr& client, const std::string& old_key, const std::string& key,
+                        const std::string& nick, const std::string& token, detail::Ref ref,
+                        NickClaim result) {
+        if (result == NickClaim::taken)
+            return refuse(client, ref, ErrorCode::nick_taken, "nickname " + nick + " is taken");
+        if (result == NickClaim::unavailable)
+            return refuse(client, ref, ErrorCode::unavailable,
+                          "nicknames cannot be checked: the chat cluster is unreachable; retry later");
+        auto old_it = nicks_.find(old_key);
+        if (old_it == nicks_.end() || old_it->second.owner != client || nicks_.count(key)) {
+            bus_->release_nick(key, token);
+            return refuse(client, ref, old_it == nicks_.end() || old_it->second.owner != client
+                                           ? ErrorCode::forbidden : ErrorCode::nick_taken,
+                          old_it == nicks_.end() || old_it->second.owner != client
+                              ? "nickname no longer held" : "nickname " + nick + " is taken");
+        }
+        NickEntry entry = std::move(old_it->second);
+        nicks_.erase(old_it);
+        bus_->release_nick(old_key, token);
+        entry.nick = nick;
+        nicks_[key] = std::move(entry);
+        client->renamed(nick, std::move(ref));
     }
 
     void refuse(const ClientPtr& client, const detail::Ref& ref, ErrorCode code,
@@ -3148,6 +3488,7 @@ private:
         const bool keep = code != close_code::normal && code != close_code::policy && !stopping_ &&
                           limits_.nick_reclaim_grace.count() > 0;
         if (!keep) {
+            bus_->release_nick(it->first, it->second.token);
             nicks_.erase(it);
             return;
         }
@@ -3162,6 +3503,7 @@ private:
                 if (found == nicks_.end() || found->second.owner ||
                     found->second.reserved_until > transport_.now())
                     return;
+                bus_->release_nick(found->first, found->second.token);
                 nicks_.erase(found);
             });
     }
@@ -3205,6 +3547,7 @@ private:
         const auto id = record.id;
         add_room(std::move(record));
         Metrics::add(metrics_.rooms_created);
+        bus_->room_changed(node_id_, rooms_.at(id).hub->record(), 0);
         out = info(rooms_.at(id));
         publish_room(id);
         return std::nullopt;
@@ -3247,8 +3590,10 @@ private:
             auto it = rooms_.find(id);
             if (it == rooms_.end()) return;
             it->second.members = members;
+            bus_->room_changed(node_id_, it->second.hub->record(), members);
             // No new timer once stopping: shutdown leaves none behind.
-            if (members == 0 && !it->second.permanent && !stopping_) arm_room_ttl(id);
+            if (members == 0 && it->second.remote == 0 && !it->second.permanent && !stopping_)
+                arm_room_ttl(id);
             publish_room(id);
         });
     }
@@ -3261,7 +3606,7 @@ private:
             auto it = rooms_.find(id);
             if (it == rooms_.end() || stopping_) return;
             it->second.ttl_armed = false;
-            if (it->second.members != 0) return;
+            if (it->second.members != 0 || it->second.remote != 0) return;
             // Only the Hub knows whether a join is on its way; it decides.
             it->second.hub->retire_if_empty([this, id](bool retired) {
                 if (retired) post([this, id] { remove_room(id); });
@@ -3269,9 +3614,11 @@ private:
         });
     }
 
-    void remove_room(const std::string& id) {
+    /// `announce`: tell the other nodes (false when they told us).
+    void remove_room(const std::string& id, bool announce = true) {
         auto it = rooms_.find(id);
         if (it == rooms_.end()) return;
+        if (announce) bus_->room_removed(node_id_, id);
         room_names_.erase(detail::fold_ascii_case(it->second.hub->name()));
         rooms_.erase(it);
         dirty_rooms_.erase(id);
@@ -3282,7 +3629,38 @@ private:
     }
 
     RoomInfo info(const RoomEntry& entry) const {
-        return RoomInfo{entry.hub->id(), entry.hub->name(), entry.members};
+        return RoomInfo{entry.hub->id(), entry.hub->name(), entry.members + entry.remote};
+    }
+
+    /// Another node's view of a room: learn rooms created there, keep their
+    /// member counts, and drop a room another node removed if nobody is here.
+    void on_directory(const DirectoryEvent& event) {
+        if (stopping_) return;
+        const auto id = event.room.id;
+        auto it = rooms_.find(id);
+        if (event.kind == DirectoryEvent::Kind::removed) {
+            if (it == rooms_.end() || it->second.permanent || it->second.members != 0) return;
+            it->second.remote = 0;
+            it->second.hub->retire_if_empty([this, id](bool retired) {
+                if (retired) post([this, id] { remove_room(id, false); });
+            });
+            return;
+        }
+        if (it == rooms_.end()) {
+            // Same name created on two nodes at once: each keeps its own here.
+            if (id.empty() || room_names_.count(detail::fold_ascii_case(event.room.name)) ||
+                rooms_.size() >= limits_.max_rooms)
+                return;
+            RoomRecord record = event.room;
+            record.last_seq = 0;  // the Hub asks the cluster on its first join
+            add_room(std::move(record));
+            it = rooms_.find(id);
+        }
+        it->second.remote = event.remote_members;
+        if (it->second.members == 0 && it->second.remote == 0 && !it->second.permanent &&
+            !it->second.ttl_armed)
+            arm_room_ttl(id);
+        publish_room(id);
     }
 
     std::vector<RoomInfo> room_list() const {
@@ -3408,13 +3786,29 @@ private:
                         std::string client_id, detail::Ref ref) {
         post([this, client = std::move(client), from = std::move(from), to = std::move(to),
               text = std::move(text), client_id = std::move(client_id), ref = std::move(ref)] {
-            auto it = nicks_.find(detail::fold_ascii_case(to));
-            if (it == nicks_.end() || !it->second.owner)
-                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
-            const auto& recipient = it->second.owner;
+            const auto key = detail::fold_ascii_case(to);
+            auto it = nicks_.find(key);
             const auto ts = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 transport_.wall_now().time_since_epoch())
                                 .count();
+            if (it == nicks_.end() && bus_->shares_nicknames()) {
+                // Perhaps on another node: the cluster knows who holds the name.
+                auto frame = make_frame(
+                    detail::encode_dm(from, to, text, ts, "d" + random_.hex(1), client_id));
+                Metrics::add(metrics_.messages_in);
+                bus_->send_direct(node_id_, key, frame, [this, client, frame, to, ref](bool sent) {
+                    post([this, client, frame, to, ref, sent] {
+                        if (!sent)
+                            return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+                        if (deliver(client, client->handle(), frame)) Metrics::add(metrics_.messages_out);
+                        client->complete();
+                    });
+                });
+                return;
+            }
+            if (it == nicks_.end() || !it->second.owner)
+                return refuse(client, ref, ErrorCode::user_not_found, "no user " + to + " online");
+            const auto& recipient = it->second.owner;
             auto frame = make_frame(detail::encode_dm(from, it->second.nick, text, ts,
                                                       "d" + random_.hex(1), client_id));
             Metrics::add(metrics_.messages_in);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,6 +154,29 @@ inline std::string encode_message(std::string_view room, const StoredMessage& m)
     text.back() = ',';
     text.append(m.json, 1, std::string::npos);
     return text;
+}
+
+/// The message inside a `message` frame (`seq` and `author` left unset), or
+/// nullopt when the text is not one. Used for frames other nodes sequenced.
+inline std::optional<ChatMessage> decode_message_frame(std::string_view frame) {
+    rapidjson::Document doc;
+    std::string error;
+    if (!parse_json(frame, doc, error) || !doc.IsObject()) return std::nullopt;
+    auto string_of = [&doc](std::string_view key) -> std::optional<std::string> {
+        const auto* v = find_member(doc, key);
+        if (!v || !v->IsString()) return std::nullopt;
+        return std::string(v->GetString(), v->GetStringLength());
+    };
+    const auto* ts = find_member(doc, "ts");
+    auto from = string_of("from");
+    auto text = string_of("text");
+    if (!ts || !ts->IsInt64() || !from || !text || string_of("type") != "message") return std::nullopt;
+    ChatMessage m;
+    m.ts = ts->GetInt64();
+    m.from = std::move(*from);
+    m.text = std::move(*text);
+    m.client_id = string_of("client_id").value_or("");
+    return m;
 }
 
 inline std::string encode_typing(std::string_view room, std::string_view nick, bool active) {

@@ -1,0 +1,627 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/bus.hpp>
+#include <parley/bus/redis/connection.hpp>
+#include <parley/bus/redis/keys.hpp>
+#include <parley/bus/redis/scripts.hpp>
+#include <parley/detail/json.hpp>
+#include <parley/frame.hpp>
+#include <parley/version.hpp>
+
+#include <asio.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// How a RedisBus is set up.
+struct RedisBusOptions {
+    RedisEndpoint endpoint;
+    /// How long a node's member counts and nickname claims outlive its last
+    /// heartbeat (a crashed node's members leave the counts and its nicknames
+    /// free up within this). Heartbeats go out every `ttl / 3`. At most 30 s.
+    std::chrono::milliseconds ttl{15000};
+    /// Messages kept per room stream (approximately: MAXLEN ~).
+    std::size_t stream_cap = 10000;
+    std::string key_prefix = "parley:";
+    RedisConnectionOptions connection;
+    /// Where connection changes are reported (any thread); null: nowhere.
+    std::function<void(const std::string&)> log;
+};
+
+/// A Bus over Redis for several server processes (nodes) acting as one chat:
+/// per-room pub/sub channels, messages numbered and stored by one Lua script
+/// (INCR + XADD + PUBLISH), nicknames claimed with an owner token and a TTL,
+/// member counts and room announcements on a lobby channel with heartbeats.
+/// Pair it with `RedisStore` (history from the streams). See docs/scaling.md.
+///
+/// Two hiredis connections on an Asio strand: one for commands, one for
+/// subscriptions. While Redis is away the node keeps serving its own members:
+/// appends and claims fail fast (`unavailable`), nothing queues up, and both
+/// connections come back with backoff, resubscribing and re-registering.
+/// Create it with `std::make_shared`, call `start()`, and `stop()` before the
+/// Lobby using it is destroyed.
+class RedisBus final : public Bus, public std::enable_shared_from_this<RedisBus> {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// A snapshot for health checks and metrics (any thread).
+    struct Status {
+        bool up = false;                  ///< both connections are up
+        std::uint64_t reconnects = 0;     ///< connection attempts after the first
+        std::uint64_t outages = 0;        ///< times a connection went down
+        std::uint64_t refused = 0;        ///< appends and claims refused while down
+        std::string last_error;
+    };
+
+    RedisBus(asio::io_context& io, RedisBusOptions options)
+        : io_(io), strand_(asio::make_strand(io)), options_(std::move(options)),
+          keys_(options_.key_prefix), tick_(io) {
+        options_.ttl = std::clamp(options_.ttl, std::chrono::milliseconds(300), std::chrono::milliseconds(30000));
+        cmd_ = std::make_shared<RedisConnection>(io_, strand_, options_.endpoint, options_.connection, "commands");
+        sub_ = std::make_shared<RedisConnection>(io_, strand_, options_.endpoint, options_.connection, "subscriber");
+    }
+
+    RedisBus(const RedisBus&) = delete;
+    RedisBus& operator=(const RedisBus&) = delete;
+
+    const RedisKeys& keys() const noexcept { return keys_; }
+    const RedisBusOptions& options() const noexcept { return options_; }
+
+    /// Connects both connections and starts the heartbeat.
+    void start() {
+        asio::dispatch(strand_, [self = shared_from_this()] {
+            std::weak_ptr<RedisBus> weak = self;
+            self->cmd_->on_state([weak](bool up, const std::string& why) {
+                if (auto s = weak.lock()) s->connection_changed(*s->cmd_, up, why);
+            });
+            self->sub_->on_state([weak](bool up, const std::string& why) {
+                if (auto s = weak.lock()) s->connection_changed(*s->sub_, up, why);
+            });
+            self->sub_->on_message([weak](const std::string& channel, const std::string& payload) {
+                if (auto s = weak.lock()) s->received(channel, payload);
+            });
+            self->sub_->subscribe(self->keys_.lobby_channel());
+            self->sub_->subscribe(self->keys_.direct_channel());
+            self->cmd_->start();
+            self->sub_->start();
+            self->arm_tick();
+        });
+    }
+
+    /// Releases this node's nicknames and counts (best effort), then disconnects.
+    /// No handler is called afterwards.
+    void stop() {
+        asio::dispatch(strand_, [self = shared_from_this()] {
+            if (self->stopped_) return;
+            self->stopped_ = true;
+            self->directory_ = nullptr;
+            self->direct_ = nullptr;
+            self->rooms_.clear();
+            asio::error_code ignored;
+            self->tick_.cancel(ignored);
+            for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
+            self->held_nicks_.clear();
+            self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
+                self->cmd_->stop();
+            });
+            self->sub_->stop();
+        });
+    }
+
+    /// Frees both connections now. Only once the io_context no longer runs
+    /// (after `stop()` and the event loop ended): it skips the strand.
+    void close_now() {
+        stopped_ = true;
+        directory_ = nullptr;
+        direct_ = nullptr;
+        cmd_->stop();
+        sub_->stop();
+    }
+
+    /// `hook` runs on the bus's strand each time both connections are up
+    /// (first connect and after every outage), to put state back into Redis.
+    void on_connected(std::function<void()> hook) {
+        asio::dispatch(strand_, [self = shared_from_this(), hook = std::move(hook)]() mutable {
+            self->connected_hooks_.push_back(std::move(hook));
+        });
+    }
+
+    /// Rooms found in Redis (RedisStore reads them after every reconnect): the
+    /// Lobby learns those created elsewhere while this node was cut off.
+    void learn_rooms(std::vector<RoomRecord> rooms) {
+        asio::dispatch(strand_, [self = shared_from_this(), rooms = std::move(rooms)] {
+            for (const auto& room : rooms) {
+                if (room.id.empty() || self->records_.count(room.id)) continue;
+                self->records_[room.id] = room;
+                self->report(room.id);
+            }
+        });
+    }
+
+    Status status() const {
+        std::lock_guard<std::mutex> lock(status_mutex_);
+        Status s = status_;
+        s.up = cmd_up_.load() && sub_up_.load();
+        s.reconnects = cmd_->reconnects() + sub_->reconnects();
+        return s;
+    }
+
+    /// Runs one command on the command connection; `done` runs on the bus's
+    /// strand (nullopt when Redis is unreachable). For RedisStore.
+    void command(std::vector<std::string> args, RedisConnection::ReplyDone done) {
+        asio::dispatch(strand_, [self = shared_from_this(), args = std::move(args), done = std::move(done)]() mutable {
+            self->cmd_->command(std::move(args), std::move(done));
+        });
+    }
+    /// EVAL `script` with `keys` and `args` (same threading as `command`).
+    void eval_script(const char* script, std::vector<std::string> keys, std::vector<std::string> args,
+                     RedisConnection::ReplyDone done) {
+        command(eval_args(script, std::move(keys), std::move(args)), std::move(done));
+    }
+
+    // ---- Bus: fan-out -----------------------------------------------------------------
+
+    void subscribe(const std::string& node, const std::string& room_id, Handler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, handler = std::move(handler)]() mutable {
+            if (self->stopped_) return;
+            self->note_node(node);
+            auto& handlers = self->rooms_[room_id];
+            if (handlers.empty()) self->sub_->subscribe(self->keys_.room_channel(room_id));
+            handlers[node] = std::move(handler);
+        });
+    }
+
+    void unsubscribe(const std::string& node, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id] {
+            auto it = self->rooms_.find(room_id);
+            if (it == self->rooms_.end()) return;
+            it->second.erase(node);
+            if (!it->second.empty()) return;
+            self->rooms_.erase(it);
+            self->sub_->unsubscribe(self->keys_.room_channel(room_id));
+        });
+    }
+
+    void publish(const BusEvent& event) override {
+        asio::dispatch(strand_, [self = shared_from_this(), event] {
+            if (!self->cmd_->up()) return;  // presence and typing are not worth queueing
+            std::string payload = event.origin_node + "\n0\n\n";
+            payload.append(event.frame->text());
+            self->cmd_->command({"PUBLISH", self->keys_.room_channel(event.room_id), std::move(payload)},
+                                [](std::optional<RedisReply>) {});
+        });
+    }
+
+    // ---- Bus: sequencing --------------------------------------------------------------
+
+    bool assigns_seq() const override { return true; }
+
+    void append(SequencedMessage m, SeqDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), m = std::move(m), done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) {
+                self->count_refused();
+                return done(std::nullopt);
+            }
+            const auto& room = m.room_id;
+            self->eval(redis_scripts::append, {self->keys_.room_seq(room), self->keys_.room_stream(room)},
+                       {std::to_string(m.floor), std::to_string(self->options_.stream_cap),
+                        self->keys_.room_channel(room), m.origin_node + "\n", m.message.author,
+                        std::move(m.frame_head), std::move(m.frame_tail), std::to_string(m.message.ts),
+                        m.message.from, m.message.text, m.message.client_id},
+                       [done = std::move(done)](std::optional<RedisReply> r) {
+                           if (r && r->kind == RedisReply::Kind::integer && r->integer > 0)
+                               return done(static_cast<std::uint64_t>(r->integer));
+                           done(std::nullopt);
+                       });
+        });
+    }
+
+    /// Read only once the room's subscription is confirmed (the Hub subscribed
+    /// just before): every later message then arrives live.
+    void room_head(const std::string& room_id, SeqDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), room_id, done = std::move(done)]() mutable {
+            self->sub_->when_subscribed(self->keys_.room_channel(room_id), [self, room_id,
+                                                                             done = std::move(done)]() mutable {
+                self->cmd_->command({"GET", self->keys_.room_seq(room_id)},
+                                    [done = std::move(done)](std::optional<RedisReply> r) {
+                                        if (!r || r->is_error()) return done(std::nullopt);
+                                        if (r->kind == RedisReply::Kind::nil) return done(std::uint64_t{0});
+                                        try {
+                                            done(static_cast<std::uint64_t>(std::stoull(r->str)));
+                                        } catch (const std::exception&) {
+                                            done(std::nullopt);
+                                        }
+                                    });
+            });
+        });
+    }
+
+    // ---- Bus: nicknames -----------------------------------------------------------------
+
+    bool shares_nicknames() const override { return true; }
+
+    void claim_nick(const std::string& key, const std::string& token, ClaimDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, token, done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) {
+                self->count_refused();
+                return done(NickClaim::unavailable);
+            }
+            const auto nick_key = self->keys_.nick(key);
+            const auto ttl = std::to_string(self->options_.ttl.count());
+            // The common case in one step; a held name goes through the token check.
+            self->cmd_->command(
+                {"SET", nick_key, token, "NX", "PX", ttl},
+                [self, key, token, nick_key, ttl, done = std::move(done)](std::optional<RedisReply> r) mutable {
+                    if (!r || r->is_error()) return done(NickClaim::unavailable);
+                    if (r->is_string()) return self->claimed(key, token, std::move(done));
+                    self->eval(redis_scripts::claim_or_renew, {nick_key}, {token, ttl},
+                               [self, key, token, done = std::move(done)](std::optional<RedisReply> r2) mutable {
+                                   if (!r2 || r2->kind != RedisReply::Kind::integer)
+                                       return done(NickClaim::unavailable);
+                                   if (r2->integer != 1) return done(NickClaim::taken);
+                                   self->claimed(key, token, std::move(done));
+                               });
+                });
+        });
+    }
+
+    void release_nick(const std::string& key, const std::string& token) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, token] {
+            auto it = self->held_nicks_.find(key);
+            if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
+            self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
+        });
+    }
+
+    // ---- Bus: direct messages ---------------------------------------------------------------
+
+    void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
+                     DirectDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), origin_node, key, frame = std::move(frame),
+                                 done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) return done(false);
+            std::string payload = origin_node + "\n" + key + "\n";
+            payload.append(frame->text());
+            self->eval(redis_scripts::direct, {self->keys_.nick(key)},
+                       {self->keys_.direct_channel(), std::move(payload)},
+                       [done = std::move(done)](std::optional<RedisReply> r) {
+                           done(r && r->kind == RedisReply::Kind::integer && r->integer == 1);
+                       });
+        });
+    }
+
+    void watch_direct(const std::string& node, DirectHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, handler = std::move(handler)]() mutable {
+            self->note_node(node);
+            self->direct_ = std::move(handler);
+        });
+    }
+
+    // ---- Bus: directory -------------------------------------------------------------------
+
+    void watch_directory(const std::string& node, DirectoryHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, handler = std::move(handler)]() mutable {
+            self->note_node(node);
+            self->directory_ = std::move(handler);
+        });
+    }
+
+    void room_changed(const std::string& node, const RoomRecord& room, std::size_t local_members) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room, local_members] {
+            self->note_node(node);
+            if (local_members) self->local_rooms_[room.id] = {room, local_members};
+            else self->local_rooms_.erase(room.id);
+            detail::JsonWriter w;
+            w.field("t", "room").field("node", node).key("room");
+            write_room(w, room, local_members);
+            self->publish_lobby(w.finish());
+            self->counts_dirty_ = true;
+        });
+    }
+
+    void room_removed(const std::string& node, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id] {
+            self->local_rooms_.erase(room_id);
+            detail::JsonWriter w;
+            self->publish_lobby(w.field("t", "gone").field("node", node).field("id", room_id).finish());
+            self->counts_dirty_ = true;
+        });
+    }
+
+private:
+    struct LocalRoom {
+        RoomRecord record;
+        std::size_t members = 0;
+    };
+    struct RemoteNode {
+        Clock::time_point expires{};
+        std::map<std::string, std::size_t> counts;  // room id -> members there
+    };
+
+    static std::vector<std::string> eval_args(const char* script, std::vector<std::string> keys,
+                                              std::vector<std::string> args) {
+        std::vector<std::string> out{"EVAL", script, std::to_string(keys.size())};
+        for (auto& k : keys) out.push_back(std::move(k));
+        for (auto& a : args) out.push_back(std::move(a));
+        return out;
+    }
+    void eval(const char* script, std::vector<std::string> keys, std::vector<std::string> args,
+              RedisConnection::ReplyDone done = [](std::optional<RedisReply>) {}) {
+        cmd_->command(eval_args(script, std::move(keys), std::move(args)), std::move(done));
+    }
+
+    void claimed(const std::string& key, const std::string& token, ClaimDone done) {
+        held_nicks_[key] = token;
+        done(NickClaim::granted);
+    }
+
+    void note_node(const std::string& node) {
+        if (node_.empty()) node_ = node;
+    }
+
+    void count_refused() {
+        std::lock_guard<std::mutex> lock(status_mutex_);
+        ++status_.refused;
+    }
+
+    static void write_room(detail::JsonWriter& w, const RoomRecord& room, std::size_t members) {
+        w.begin_object()
+            .field("id", room.id)
+            .field("name", room.name)
+            .field("epoch", room.epoch)
+            .field("permanent", room.permanent)
+            .field("n", static_cast<std::uint64_t>(members))
+            .end_object();
+    }
+
+    // ---- connection state ----------------------------------------------------------------
+
+    void connection_changed(RedisConnection& which, bool up, const std::string& why) {
+        (&which == cmd_.get() ? cmd_up_ : sub_up_).store(up);
+        {
+            std::lock_guard<std::mutex> lock(status_mutex_);
+            if (!up) {
+                ++status_.outages;
+                status_.last_error = why;
+            }
+        }
+        if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (up && cmd_up_ && sub_up_ && !stopped_) {
+            // Back (or first up): say hello so the others answer with their counts,
+            // and put our own state back in case Redis lost it.
+            detail::JsonWriter w;
+            publish_lobby(w.field("t", "hello").field("node", node_).finish());
+            heartbeat();
+            renew_nicks();
+            for (auto& hook : connected_hooks_) hook();
+        }
+    }
+
+    // ---- heartbeat and the lobby channel -------------------------------------------------------
+
+    void arm_tick() {
+        tick_.expires_after(std::min<std::chrono::milliseconds>(options_.ttl / 6, std::chrono::milliseconds(1000)));
+        tick_.async_wait(asio::bind_executor(strand_, [weak = weak_from_this()](const asio::error_code& ec) {
+            auto self = weak.lock();
+            if (ec || !self || self->stopped_) return;
+            self->on_tick();
+            self->arm_tick();
+        }));
+    }
+
+    void on_tick() {
+        const auto now = Clock::now();
+        for (auto it = remote_.begin(); it != remote_.end();) {
+            if (it->second.expires > now) {
+                ++it;
+                continue;
+            }
+            auto rooms = std::move(it->second.counts);
+            it = remote_.erase(it);
+            for (const auto& [id, n] : rooms) report(id);  // the crashed node's members leave the counts
+        }
+        if (now >= next_heartbeat_) {
+            next_heartbeat_ = now + options_.ttl / 3;
+            heartbeat();
+            renew_nicks();
+        } else if (counts_dirty_) {
+            heartbeat();
+        }
+    }
+
+    /// Publishes our counts and stores them with expiry.
+    void heartbeat() {
+        if (!cmd_->up() || node_.empty()) return;
+        counts_dirty_ = false;
+        detail::JsonWriter w;
+        w.field("t", "hb").field("node", node_).key("rooms").begin_array();
+        std::vector<std::string> counts{std::to_string(options_.ttl.count())};
+        for (const auto& [id, room] : local_rooms_) {
+            write_room(w, room.record, room.members);
+            counts.push_back(id);
+            counts.push_back(std::to_string(room.members));
+        }
+        w.end_array();
+        publish_lobby(w.finish());
+        eval(redis_scripts::node_counts, {keys_.node_counts(node_)}, std::move(counts));
+    }
+
+    /// Keeps our nickname claims alive (and puts them back after Redis lost them).
+    void renew_nicks() {
+        if (!cmd_->up()) return;
+        const auto ttl = std::to_string(options_.ttl.count());
+        for (const auto& [key, token] : held_nicks_) {
+            eval(redis_scripts::claim_or_renew, {keys_.nick(key)}, {token, ttl},
+                 [self = shared_from_this(), key = key, token = token](std::optional<RedisReply> r) {
+                     // Taken by someone else (ours expired during a long outage): not ours to renew.
+                     if (r && r->kind == RedisReply::Kind::integer && r->integer == 0) {
+                         auto it = self->held_nicks_.find(key);
+                         if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
+                     }
+                 });
+        }
+    }
+
+    void publish_lobby(std::string payload) {
+        if (!cmd_->up()) return;
+        cmd_->command({"PUBLISH", keys_.lobby_channel(), std::move(payload)}, [](std::optional<RedisReply>) {});
+    }
+
+    void received(const std::string& channel, const std::string& payload) {
+        if (stopped_) return;
+        if (channel == keys_.lobby_channel()) return lobby_event(payload);
+        if (channel == keys_.direct_channel()) {
+            // origin \n key \n frame
+            const auto a = payload.find('\n');
+            const auto b = a == std::string::npos ? a : payload.find('\n', a + 1);
+            if (b == std::string::npos || payload.compare(0, a, node_) == 0 || !direct_) return;
+            direct_(payload.substr(a + 1, b - a - 1), make_frame(payload.substr(b + 1)));
+            return;
+        }
+        const auto room = keys_.room_of_channel(channel);
+        auto it = rooms_.find(room);
+        if (room.empty() || it == rooms_.end()) return;
+        // origin \n seq \n author \n frame
+        const auto a = payload.find('\n');
+        const auto b = a == std::string::npos ? a : payload.find('\n', a + 1);
+        const auto c = b == std::string::npos ? b : payload.find('\n', b + 1);
+        if (c == std::string::npos) return;
+        BusEvent event;
+        event.origin_node = payload.substr(0, a);
+        event.room_id = room;
+        try {
+            event.seq = std::stoull(payload.substr(a + 1, b - a - 1));
+        } catch (const std::exception&) {
+            return;
+        }
+        event.author = payload.substr(b + 1, c - b - 1);
+        event.frame = make_frame(payload.substr(c + 1));
+        auto handlers = it->second;  // a handler may unsubscribe
+        for (auto& [node, handler] : handlers)
+            if (event.seq != 0 || node != event.origin_node) handler(event);
+    }
+
+    void lobby_event(const std::string& payload) {
+        rapidjson::Document doc;
+        std::string error;
+        if (!detail::parse_json(payload, doc, error) || !doc.IsObject()) return;
+        const auto str = [](const rapidjson::Value* v) {
+            return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
+        };
+        const auto type = str(detail::find_member(doc, "t"));
+        const auto node = str(detail::find_member(doc, "node"));
+        if (node.empty() || node == node_) return;
+        const auto read_room = [&](const rapidjson::Value& v, std::size_t& n) {
+            RoomRecord r;
+            if (!v.IsObject()) return r;
+            r.id = str(detail::find_member(v, "id"));
+            r.name = str(detail::find_member(v, "name"));
+            r.epoch = str(detail::find_member(v, "epoch"));
+            const auto* p = detail::find_member(v, "permanent");
+            r.permanent = p && p->IsBool() && p->GetBool();
+            const auto* count = detail::find_member(v, "n");
+            n = count && count->IsUint64() ? static_cast<std::size_t>(count->GetUint64()) : 0;
+            return r;
+        };
+        if (type == "hello") {
+            next_heartbeat_ = Clock::now();  // answer on the next tick with our counts
+            return;
+        }
+        auto& remote = remote_[node];
+        remote.expires = Clock::now() + options_.ttl;
+        if (type == "room") {
+            std::size_t n = 0;
+            const auto* v = detail::find_member(doc, "room");
+            if (!v) return;
+            auto record = read_room(*v, n);
+            if (record.id.empty()) return;
+            records_[record.id] = record;
+            if (n) remote.counts[record.id] = n;
+            else remote.counts.erase(record.id);
+            report(record.id);
+        } else if (type == "hb") {
+            const auto* rooms = detail::find_member(doc, "rooms");
+            if (!rooms || !rooms->IsArray()) return;
+            auto before = std::move(remote.counts);
+            remote.counts.clear();
+            for (rapidjson::SizeType i = 0; i < rooms->Size(); ++i) {
+                std::size_t n = 0;
+                auto record = read_room((*rooms)[i], n);
+                if (record.id.empty() || n == 0) continue;
+                records_[record.id] = record;
+                remote.counts[record.id] = n;
+            }
+            for (const auto& [id, n] : remote.counts) {
+                auto old = before.find(id);
+                if (old == before.end() || old->second != n) report(id);
+                if (old != before.end()) before.erase(old);
+            }
+            for (const auto& [id, n] : before) report(id);
+        } else if (type == "gone") {
+            const auto id = str(detail::find_member(doc, "id"));
+            remote.counts.erase(id);
+            records_.erase(id);
+            if (!directory_ || id.empty()) return;
+            DirectoryEvent event;
+            event.kind = DirectoryEvent::Kind::removed;
+            event.room.id = id;
+            directory_(event);
+        }
+    }
+
+    /// Tells the Lobby how many members other nodes have in `room_id`.
+    void report(const std::string& room_id) {
+        if (!directory_) return;
+        auto record = records_.find(room_id);
+        if (record == records_.end()) return;
+        DirectoryEvent event;
+        event.room = record->second;
+        for (const auto& [node, remote] : remote_) {
+            auto it = remote.counts.find(room_id);
+            if (it != remote.counts.end()) event.remote_members += it->second;
+        }
+        directory_(event);
+    }
+
+    asio::io_context& io_;
+    asio::strand<asio::io_context::executor_type> strand_;
+    RedisBusOptions options_;
+    const RedisKeys keys_;
+    asio::steady_timer tick_;
+    std::shared_ptr<RedisConnection> cmd_;
+    std::shared_ptr<RedisConnection> sub_;
+
+    // Strand only.
+    bool stopped_ = false;
+    std::string node_;
+    std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
+    DirectoryHandler directory_;
+    DirectHandler direct_;
+    std::vector<std::function<void()>> connected_hooks_;
+    std::map<std::string, std::string> held_nicks_;  // folded nick -> token
+    std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here
+    std::map<std::string, RemoteNode> remote_;       // other nodes, by id
+    std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
+    Clock::time_point next_heartbeat_{};
+    bool counts_dirty_ = false;
+
+    std::atomic<bool> cmd_up_{false};
+    std::atomic<bool> sub_up_{false};
+    mutable std::mutex status_mutex_;
+    Status status_;
+};
+
+PARLEY_NAMESPACE_END

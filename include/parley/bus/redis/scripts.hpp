@@ -1,0 +1,93 @@
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+#pragma once
+
+#include <parley/version.hpp>
+
+PARLEY_NAMESPACE_BEGIN
+namespace redis_scripts {
+
+/// Numbers, stores and publishes one chat message atomically, so `seq` is
+/// cluster-wide, the stream has no holes, and every subscriber sees messages in
+/// `seq` order.
+/// KEYS: seq counter, stream. ARGV: floor (newest seq the sender's node knows),
+/// stream cap, channel, header ("origin\n"), author, frame head, frame tail,
+/// ts, from, text, client_id. Returns the seq.
+/// The floor and the stream's top entry keep seq increasing even when the
+/// counter was lost (Redis restarted without persistence).
+inline constexpr const char* append = R"lua(
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if top[1] then
+  local last = tonumber(string.match(top[1][1], '^(%d+)'))
+  if last > floor then floor = last end
+end
+if seq <= floor then
+  seq = floor + 1
+  redis.call('SET', KEYS[1], seq)
+end
+local id = string.format('%d', seq)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0',
+  'ts', ARGV[8], 'from', ARGV[9], 'text', ARGV[10], 'cid', ARGV[11], 'author', ARGV[5])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. id .. '\n' .. ARGV[5] .. '\n' .. ARGV[6] .. id .. ARGV[7])
+return seq
+)lua";
+
+/// Renews a nickname held with this token, takes it if it is free (after a
+/// Redis restart, or when the holder's claim expired), refuses it otherwise.
+/// KEYS: the nick key. ARGV: token, ttl in ms. Returns 1 (held) or 0 (taken).
+inline constexpr const char* claim_or_renew = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
+/// Frees a nickname only if this token still holds it. KEYS: nick key. ARGV: token.
+inline constexpr const char* release = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+)lua";
+
+/// Publishes a direct message if someone holds the nickname.
+/// KEYS: nick key. ARGV: channel, payload. Returns 1 (published) or 0.
+inline constexpr const char* direct = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
+/// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
+/// each as {id, fields, deleted}. KEYS: stream, tombstone set.
+inline constexpr const char* read = R"lua(
+local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+local out = {}
+for i, e in ipairs(entries) do
+  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1])}
+end
+return out
+)lua";
+
+/// Replaces this node's member counts and sets their expiry.
+/// KEYS: the node's count hash. ARGV: ttl ms, then room id / count pairs.
+inline constexpr const char* node_counts = R"lua(
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+)lua";
+
+}  // namespace redis_scripts
+PARLEY_NAMESPACE_END

@@ -1,0 +1,180 @@
+// Two parley-server nodes and one Redis on loopback behave as one chat:
+// messages both ways in order, one owner per nickname, one lobby, resume anywhere.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatClient, EventStream, eventually, http, member, rooms, startNode, startRedis } from './cluster.mjs';
+
+let redis;
+let a;
+let b;
+let c;
+before(async () => {
+  redis = await startRedis();
+  a = await startNode(redis, { name: 'node-a' });
+  b = await startNode(redis, { name: 'node-b' });
+  c = await startNode(redis, { name: 'node-c' });
+});
+after(async () => {
+  await a?.kill();
+  await b?.kill();
+  await c?.kill();
+  await redis?.kill();
+});
+
+const messages = (client, room) => client.frames.filter((f) => f.type === 'message' && f.room === room);
+
+describe('chat across nodes', () => {
+  test('members on A and B chat both ways, in order, without duplicates', async () => {
+    const alice = await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    // Interleaved sends from both sides; each side waits for its own echo only.
+    const count = 8;  // under the rate limit burst (20 requests)
+    for (let i = 0; i < count; i += 1) {
+      alice.send({ type: 'send', room: 'general', text: `a${i}` });
+      bob.send({ type: 'send', room: 'general', text: `b${i}` });
+    }
+    for (const client of [alice, bob]) {
+      await eventually(() => messages(client, 'general').length >= 2 * count);
+    }
+    const seen = {};
+    for (const client of [alice, bob]) {
+      const got = messages(client, 'general');
+      assert.equal(got.length, 2 * count, 'no duplicates');
+      const seqs = got.map((m) => m.seq);
+      for (let i = 1; i < seqs.length; i += 1) assert.equal(seqs[i], seqs[i - 1] + 1, `seq order ${seqs}`);
+      // Each sender's messages keep their order.
+      for (const who of ['a', 'b']) {
+        const texts = got.filter((m) => m.text.startsWith(who)).map((m) => m.text);
+        assert.deepEqual(texts, Array.from({ length: count }, (_, i) => `${who}${i}`));
+      }
+      seen[client === alice ? 'alice' : 'bob'] = got.map((m) => `${m.seq}:${m.text}`);
+    }
+    assert.deepEqual(seen.alice, seen.bob, 'both nodes deliver the same sequence');
+    // Presence crosses nodes too.
+    await alice.close();
+    await bob.next((f) => f.type === 'presence' && f.event === 'leave' && f.nick === 'alice');
+    await bob.close();
+  });
+
+  test('the same nickname claimed on both nodes at once: exactly one wins', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const nick = `twin${round}`;
+      const [x, y] = await Promise.all([ChatClient.connect(a), ChatClient.connect(b)]);
+      x.send({ type: 'hello', nick });
+      y.send({ type: 'hello', nick });
+      const replies = await Promise.all([x, y].map((c) => c.next((f) => f.type === 'welcome' || f.type === 'error')));
+      const won = replies.filter((r) => r.type === 'welcome');
+      const lost = replies.filter((r) => r.type === 'error');
+      assert.equal(won.length, 1, JSON.stringify(replies));
+      assert.equal(lost[0].code, 'nick_taken');
+      await x.close();
+      await y.close();
+    }
+  });
+
+  test('a nickname held on A is taken on B until A releases it', async () => {
+    const holder = await ChatClient.login(a, 'carol');
+    const other = await ChatClient.connect(b);
+    const refused = await other.request({ type: 'hello', nick: 'Carol' });
+    assert.equal(refused.code, 'nick_taken');
+    await holder.close();  // a clean close frees the name at once
+    await eventually(async () => (await other.request({ type: 'hello', nick: 'carol' })).type === 'welcome');
+    await other.close();
+  });
+
+  test('the lobby on B and C shows a room created on A, with members summed over nodes', async () => {
+    const events = new EventStream(c);  // Server-Sent Events on node C
+    await events.next((e) => e.event === 'rooms');
+    const creator = await ChatClient.login(a, 'dave');
+    const created = await creator.request({ type: 'create_room', name: 'Across' });
+    assert.equal(created.type, 'room_created');
+    const id = created.room.id;
+    const watcher = await ChatClient.login(b, 'erin');
+    const snapshot = await watcher.request({ type: 'watch_lobby' });
+    const listed = () => rooms(b).then((list) => list.find((r) => r.id === id));
+    await eventually(listed);
+    assert.ok(snapshot.rooms.some((r) => r.id === id) || await listed());
+
+    const onA = [await member(a, 'fay', id), await member(a, 'gus', id)];
+    const onB = await member(b, 'hal', id);
+    const onC = await member(c, 'ian', id);
+    await eventually(async () => (await listed())?.members === 4);
+    for (const node of [a, c]) await eventually(async () => (await rooms(node)).find((r) => r.id === id)?.members === 4);
+    // The watcher on B saw the count change, from A's and C's joins too.
+    await watcher.next((f) => f.type === 'room_update' && f.room.id === id && f.room.members === 4);
+    await events.next((e) => e.event === 'room_update' && e.data.room.id === id && e.data.room.members === 4);
+    events.close();
+    // Every member sees the others' messages in this room.
+    onA[0].send({ type: 'send', room: id, text: 'hello from A' });
+    await onB.next((f) => f.type === 'message' && f.text === 'hello from A');
+    await onC.next((f) => f.type === 'message' && f.text === 'hello from A');
+    for (const client of [...onA, onB, onC, creator, watcher]) await client.close();
+    await eventually(async () => (await listed())?.members === 0);
+  });
+
+  test('a client resuming on the other node with `since` gets the gap, no duplicates', async () => {
+    const talker = await member(a, 'ivy');
+    const reader = await member(a, 'jon');
+    talker.send({ type: 'send', room: 'general', text: 'before' });
+    const last = await reader.next((f) => f.type === 'message' && f.text === 'before');
+    const epoch = reader.joined.epoch;
+    const token = reader.welcome.token;
+    await reader.close(4000);  // not a clean close: the name stays reserved for the token
+    for (let i = 0; i < 5; i += 1) talker.send({ type: 'send', room: 'general', text: `gap${i}` });
+    await talker.next((f) => f.type === 'message' && f.text === 'gap4');
+
+    const back = await ChatClient.connect(b);
+    const welcome = await back.request({ type: 'hello', nick: 'jon', token });
+    assert.equal(welcome.type, 'welcome', JSON.stringify(welcome));
+    const joined = await back.request({ type: 'join', room: 'general', since: last.seq, epoch });
+    assert.equal(joined.type, 'joined', JSON.stringify(joined));
+    assert.deepEqual(joined.messages.map((m) => m.text), ['gap0', 'gap1', 'gap2', 'gap3', 'gap4']);
+    assert.equal(joined.complete, true);
+    talker.send({ type: 'send', room: 'general', text: 'after' });
+    const live = await back.next((f) => f.type === 'message' && f.text === 'after');
+    assert.equal(live.seq, joined.messages.at(-1).seq + 1);
+    assert.equal(back.frames.filter((f) => f.type === 'message').length, 1, 'nothing replayed twice');
+    // History on B comes from the shared stream as well.
+    const history = await back.request({ type: 'history', room: 'general', limit: 3 });
+    assert.deepEqual(history.messages.map((m) => m.text), ['gap3', 'gap4', 'after']);
+    await back.close();
+    await talker.close();
+  });
+
+  test('a direct message reaches a user on the other node', async () => {
+    const kay = await ChatClient.login(a, 'kay');
+    const lou = await ChatClient.login(b, 'lou');
+    kay.send({ type: 'dm', to: 'Lou', text: 'psst' });
+    const sent = await kay.next((f) => f.type === 'dm');  // the sender's copy
+    assert.equal(sent.to, 'Lou');
+    const got = await lou.next((f) => f.type === 'dm');
+    assert.equal(got.text, 'psst');
+    assert.equal(got.from, 'kay');
+    assert.equal((await kay.request({ type: 'dm', to: 'nobody', text: '?' })).code, 'user_not_found');
+    await kay.close();
+    await lou.close();
+  });
+
+  test('a node whose only member leaves and rejoins at once still gets the room', async () => {
+    const sender = await member(a, 'pat');
+    const flapper = await member(b, 'quin');
+    for (let i = 0; i < 3; i += 1) {
+      flapper.send({ type: 'leave', room: 'general' });
+      const joined = await flapper.request({ type: 'join', room: 'general' });
+      assert.equal(joined.type, 'joined');
+    }
+    sender.send({ type: 'send', room: 'general', text: 'after the flapping' });
+    await flapper.next((f) => f.type === 'message' && f.text === 'after the flapping');
+    await sender.close();
+    await flapper.close();
+  });
+
+  test('/healthz and /metrics report the Redis link', async () => {
+    const health = await http(b, '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.json.redis, 'up');
+    const metrics = await http(b, '/metrics');
+    assert.match(metrics.text, /^parley_redis_up 1$/m);
+  });
+});

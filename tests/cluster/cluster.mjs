@@ -1,0 +1,91 @@
+// Cluster test kit: a real redis-server (Debian's) on a free loopback port and
+// parley-server nodes joined to it with REDIS_URL. Builds on tests/server/harness.mjs.
+//
+// Environment:
+//   PARLEY_SERVER_BIN   the binary (default: the newest build/*/parley-server)
+//   REDIS_SERVER_BIN    redis-server (default: redis-server on PATH)
+
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { ChatClient, eventually, http, startServer, TIMEOUT_MS } from '../server/harness.mjs';
+
+export { ChatClient, EventStream, eventually, http, metric, sleep, TIMEOUT_MS } from '../server/harness.mjs';
+
+/** A loopback TCP port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves true once something on `port` answers PING with PONG. */
+function pingRedis(port, extraArgs = []) {
+  const auth = extraArgs.indexOf('--requirepass');
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write(auth >= 0 ? `AUTH ${extraArgs[auth + 1]}\r\nPING\r\n` : 'PING\r\n'));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.includes('+PONG') || answer.includes('-')) done(answer.includes('+PONG'));
+    });
+  });
+}
+
+/**
+ * Starts redis-server without persistence on `port` (default: a free one) and
+ * resolves once it answers. `stop()` ends it (SIGTERM); `kill()` for teardown.
+ */
+export async function startRedis(port, extraArgs = []) {
+  port = port ?? await freePort();
+  const bin = process.env.REDIS_SERVER_BIN || 'redis-server';
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c) => { output += c; });
+  child.stderr.on('data', (c) => { output += c; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const spawnError = new Promise((resolve) => child.on('error', resolve));
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
+    return pingRedis(port, extraArgs);
+  }, TIMEOUT_MS, 50).catch(async (error) => {
+    const e = await Promise.race([spawnError, Promise.resolve(null)]);
+    throw e ?? error;
+  });
+  const stop = async (signal = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return { port, url: `redis://127.0.0.1:${port}`, child, stop, kill: () => stop('SIGKILL'), output: () => output };
+}
+
+/** Starts parley-server joined to `redis`; resolves once /healthz says Redis is up. */
+export async function startNode(redis, { ttl = '15s', env = {}, name } = {}) {
+  const node = await startServer({
+    env: { REDIS_URL: redis.url, REDIS_TTL: ttl, ...(name ? { NODE_ID: name } : {}), ...env },
+  });
+  await eventually(async () => (await http(node, '/healthz')).status === 200);
+  return node;
+}
+
+/** Logs in `nick` on `node` and joins `room`; resolves with the client (its `joined` frame in `.joined`). */
+export async function member(node, nick, room = 'general') {
+  const client = await ChatClient.login(node, nick);
+  client.joined = await client.request({ type: 'join', room });
+  if (client.joined.type !== 'joined') throw new Error(`join refused: ${JSON.stringify(client.joined)}`);
+  return client;
+}
+
+/** The lobby's list of rooms on `node` (REST). */
+export async function rooms(node) {
+  return (await http(node, '/api/rooms')).json.rooms;
+}

@@ -1,0 +1,100 @@
+// A cluster losing a node (kill -9) or Redis (restarted mid-chat).
+
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatClient, eventually, http, member, metric, rooms, startNode, startRedis } from './cluster.mjs';
+
+const started = [];
+afterEach(async () => {
+  for (const p of started.splice(0).reverse()) await p.kill();
+});
+async function track(promise) {
+  const p = await promise;
+  started.push(p);
+  return p;
+}
+
+describe('failures', () => {
+  test('kill -9 a node: within the TTL its members leave the counts and its nicknames are free', async () => {
+    const redis = await track(startRedis());
+    const ttlMs = 2000;
+    const a = await track(startNode(redis, { ttl: '2s', name: 'doomed' }));
+    const b = await track(startNode(redis, { ttl: '2s', name: 'survivor' }));
+    await member(a, 'kim');
+    await member(a, 'lee');
+    await member(b, 'max');
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 3);
+    const probe = await ChatClient.connect(b);
+    assert.equal((await probe.request({ type: 'hello', nick: 'kim' })).code, 'nick_taken');
+
+    const killedAt = Date.now();
+    await a.stop('SIGKILL');
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 1, 3 * ttlMs);
+    await eventually(async () => (await probe.request({ type: 'hello', nick: 'kim' })).type === 'welcome', 3 * ttlMs, 200);
+    const took = Date.now() - killedAt;
+    assert.ok(took <= ttlMs + 1500, `freed after ${took} ms (TTL ${ttlMs} ms)`);
+    await probe.close();
+  });
+
+  test('a node shut down with SIGTERM exits 0, frees its nicknames and leaves the counts at once', async () => {
+    const redis = await track(startRedis());
+    const a = await track(startNode(redis));
+    const b = await track(startNode(redis));
+    await member(a, 'nora');
+    await member(b, 'otto');
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 2);
+    const stopped = await a.stop('SIGTERM');
+    assert.equal(stopped.code, 0, a.stderr());
+    await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 1, 2000);
+    const probe = await ChatClient.connect(b);
+    assert.equal((await probe.request({ type: 'hello', nick: 'nora' })).type, 'welcome');
+    await probe.close();
+  });
+
+  test('restart redis-server mid-chat: both nodes report it, recover and deliver again', async () => {
+    const redis = await track(startRedis());
+    const a = await track(startNode(redis));
+    const b = await track(startNode(redis));
+    const alice = await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    alice.send({ type: 'send', room: 'general', text: 'one' });
+    await bob.next((f) => f.type === 'message' && f.text === 'one');
+
+    await redis.stop();
+    for (const node of [a, b]) {
+      await eventually(async () => (await http(node, '/healthz')).status === 503);
+      const health = await http(node, '/healthz');
+      assert.equal(health.json.redis, 'down');
+      assert.equal(metric((await http(node, '/metrics')).text, 'parley_redis_up'), 0);
+      assert.match(node.stderr(), /redis .*(lost|cannot connect|disconnected)/);
+    }
+    // While Redis is away a send is refused, retryably; the node still answers.
+    const refused = await alice.request({ type: 'send', room: 'general', text: 'lost' });
+    assert.equal(refused.code, 'unavailable');
+    assert.equal((await alice.request({ type: 'ping' })).type, 'pong');
+
+    const again = await track(startRedis(redis.port));
+    assert.equal(again.port, redis.port);
+    for (const node of [a, b]) await eventually(async () => (await http(node, '/healthz')).status === 200);
+    for (const node of [a, b]) {
+      const text = (await http(node, '/metrics')).text;
+      assert.equal(metric(text, 'parley_redis_up'), 1);
+      assert.ok(metric(text, 'parley_redis_outages_total') >= 1);
+    }
+    // Cross-node delivery resumes both ways, with seq still increasing.
+    const first = alice.frames.filter((f) => f.type === 'message').at(-1).seq;
+    await eventually(async () => {
+      alice.send({ type: 'send', room: 'general', text: 'two' });
+      return (await alice.next((f) => (f.type === 'message' && f.text === 'two') || f.code === 'unavailable')).type === 'message';
+    });
+    const two = await bob.next((f) => f.type === 'message' && f.text === 'two');
+    assert.ok(two.seq > first);
+    bob.send({ type: 'send', room: 'general', text: 'three' });
+    await alice.next((f) => f.type === 'message' && f.text === 'three');
+    // The nicknames are registered again: a third party cannot take them.
+    const probe = await ChatClient.connect(b);
+    await eventually(async () => (await probe.request({ type: 'hello', nick: 'alice' })).code === 'nick_taken');
+    await probe.close();
+  });
+
+});
