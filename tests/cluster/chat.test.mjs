@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, EventStream, eventually, http, member, rooms, startNode, startRedis } from './cluster.mjs';
+import { ChatClient, EventStream, eventually, http, member, metric, rooms, startNode, startRedis } from './cluster.mjs';
 
 let redis;
 let a;
@@ -140,6 +140,40 @@ describe('chat across nodes', () => {
     assert.deepEqual(history.messages.map((m) => m.text), ['gap3', 'gap4', 'after']);
     await back.close();
     await talker.close();
+  });
+
+  test('a history page larger than one 16 KiB read of hiredis arrives whole and at once', async () => {
+    // hiredis 0.14 reads at most 16 KiB per call: the rest of a big reply must be
+    // read without waiting for more traffic, or the command times out (3 s) and
+    // the node drops its Redis link (counted in parley_redis_outages_total).
+    const creator = await ChatClient.login(a, 'big0');
+    const { room } = await creator.request({ type: 'create_room', name: 'Big page' });
+    const senders = [creator];
+    for (let i = 1; i < 20; i += 1) senders.push(await ChatClient.login(a, `big${i}`));
+    for (const s of senders) assert.equal((await s.request({ type: 'join', room: room.id })).type, 'joined');
+    const perSender = 10;  // with hello and join: under the rate limit burst (20 requests)
+    const filler = 'x'.repeat(200);
+    senders.forEach((s, i) => {
+      for (let k = 0; k < perSender; k += 1) s.send({ type: 'send', room: room.id, text: `${i}/${k} ${filler}` });
+    });
+    const total = senders.length * perSender;
+    await eventually(() => messages(creator, room.id).length === total);
+    const outagesBefore = metric((await http(b, '/metrics')).text, 'parley_redis_outages_total');
+
+    const reader = await ChatClient.login(b, 'bigreader');
+    const startedAt = Date.now();
+    const joined = await reader.request({ type: 'join', room: room.id, history: total });
+    const took = Date.now() - startedAt;
+    assert.equal(joined.type, 'joined', JSON.stringify(joined).slice(0, 300));
+    assert.equal(joined.messages.length, total);
+    assert.ok(JSON.stringify(joined.messages).length > 3 * 16384, 'the page spans several 16 KiB reads');
+    assert.deepEqual(joined.messages.map((m) => m.text), messages(creator, room.id).map((m) => m.text));
+    assert.equal(metric((await http(b, '/metrics')).text, 'parley_redis_outages_total'), outagesBefore,
+      'no command timed out');
+    // A timed-out read takes the 3 s command timeout; a whole read is far quicker
+    // even on a loaded machine.
+    assert.ok(took < 2500, `join took ${took} ms`);
+    for (const client of [...senders, reader]) await client.close();
   });
 
   test('a direct message reaches a user on the other node', async () => {
