@@ -93,8 +93,12 @@ describe('chat across nodes', () => {
     const watcher = await ChatClient.login(b, 'erin');
     const snapshot = await watcher.request({ type: 'watch_lobby' });
     const listed = () => rooms(b).then((list) => list.find((r) => r.id === id));
-    await eventually(listed);
-    assert.ok(snapshot.rooms.some((r) => r.id === id) || await listed());
+    // The watcher on B learns of the room: in its snapshot, or from the
+    // room_update B sends its watchers when A's announcement arrives.
+    const inSnapshot = snapshot.rooms.find((r) => r.id === id);
+    const announced = inSnapshot ?? (await watcher.next((f) => f.type === 'room_update' && f.room.id === id)).room;
+    assert.equal(announced.name, 'Across');
+    assert.equal((await listed())?.name, 'Across', 'B lists it over REST too');
 
     const onA = [await member(a, 'fay', id), await member(a, 'gus', id)];
     const onB = await member(b, 'hal', id);
