@@ -58,6 +58,11 @@ export async function startRedis(port, extraArgs = []) {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
     return pingRedis(port, extraArgs);
   }, TIMEOUT_MS, 50).catch(async (error) => {
+    // Never answered: end it here, as nobody gets a handle to stop it.
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
     const e = await Promise.race([spawnError, Promise.resolve(null)]);
     throw e ?? error;
   });
@@ -73,7 +78,13 @@ export async function startNode(redis, { ttl = '15s', env = {}, name } = {}) {
   const node = await startServer({
     env: { REDIS_URL: redis.url, REDIS_TTL: ttl, ...(name ? { NODE_ID: name } : {}), ...env },
   });
-  await eventually(async () => (await http(node, '/healthz')).status === 200);
+  try {
+    await eventually(async () => (await http(node, '/healthz')).status === 200);
+  } catch (error) {
+    // Never healthy: end it here, as nobody gets a handle to stop it.
+    await node.kill();
+    throw new Error(`${error.message}; node stderr:\n${node.stderr()}`);
+  }
   return node;
 }
 
