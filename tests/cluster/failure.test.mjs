@@ -32,7 +32,14 @@ describe('failures', () => {
     await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 1, 3 * ttlMs);
     await eventually(async () => (await probe.request({ type: 'hello', nick: 'kim' })).type === 'welcome', 3 * ttlMs, 200);
     const took = Date.now() - killedAt;
-    assert.ok(took <= ttlMs + 1500, `freed after ${took} ms (TTL ${ttlMs} ms)`);
+    // What must hold: freed within about one TTL, not never (nor only by a later
+    // event). The nickname key expires in Redis at most `ttl` after its last
+    // renewal, and the counts are dropped on the survivor's tick (every ttl/6)
+    // after `ttl` without a heartbeat, which itself may be ttl/3 old: ttl + ttl/3
+    // at worst. The 3 s on top are for the polling here and a busy 2-core CI
+    // machine (process scheduling, 200 ms polls), not for the server.
+    const bound = ttlMs + ttlMs / 3 + 3000;
+    assert.ok(took <= bound, `freed after ${took} ms (TTL ${ttlMs} ms, bound ${bound} ms)`);
     await probe.close();
   });
 
