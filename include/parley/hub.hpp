@@ -218,8 +218,11 @@ private:
             self->post([self, r = std::move(r), head]() mutable {
                 --self->pending_joins_;
                 // With members here the subscription is live and delivers in order;
-                // jumping ahead then would drop messages still on their way.
-                if (head && self->members_.empty()) self->advance_to(*head);
+                // jumping ahead then would drop messages still on their way. So it
+                // would with another join's replay read in flight: that join takes
+                // what arrives meanwhile from the window, which must stay whole.
+                if (head && self->members_.empty() && self->replays_in_flight_ == 0)
+                    self->advance_to(*head);
                 self->start_join(std::move(r));
             });
         });
@@ -241,10 +244,12 @@ private:
         bool lost_lineage = r.since && !resume;
         const std::uint64_t seen = next_seq_ - 1;  // the newest seq the read considers
         ++pending_joins_;
+        ++replays_in_flight_;
         collect(after, 0, limit,
                 [this, r = std::move(r), lost_lineage, seen](std::vector<StoredMessagePtr> messages,
                                                              bool complete) mutable {
                     --pending_joins_;
+                    --replays_in_flight_;
                     finish_join(std::move(r), std::move(messages), complete && !lost_lineage, seen);
                 });
     }
@@ -620,6 +625,7 @@ private:
     std::vector<Member> members_;
     std::unordered_map<std::uint64_t, std::size_t> index_;  // session -> members_ slot
     std::size_t pending_joins_ = 0;
+    std::size_t replays_in_flight_ = 0;  // clustered joins reading their replay
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
     bool retired_ = false;
