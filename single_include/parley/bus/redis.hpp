@@ -942,7 +942,9 @@ public:
 
     void append(SequencedMessage m, SeqDone done) override {
         asio::dispatch(strand_, [self = shared_from_this(), m = std::move(m), done = std::move(done)]() mutable {
-            if (!self->cmd_->up()) {
+            // Without the subscriber the sender would never get its own message
+            // back (nor anyone here): refused, as in an outage.
+            if (!self->cmd_->up() || !self->sub_->up()) {
                 self->count_refused();
                 return done(std::nullopt);
             }
