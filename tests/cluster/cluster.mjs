@@ -73,6 +73,39 @@ export async function startRedis(port, extraArgs = []) {
   return { port, url: `redis://127.0.0.1:${port}`, child, stop, kill: () => stop('SIGKILL'), output: () => output };
 }
 
+/**
+ * A TCP proxy on a free loopback port to `port`. `freeze()` makes the links it
+ * carries now go silent both ways without closing anything (what a peer that
+ * vanished looks like); later connections are carried normally. `kill()` ends it.
+ */
+export async function startProxy(port) {
+  const links = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port });
+    const link = { frozen: false, sockets: [client, upstream] };
+    links.add(link);
+    client.on('data', (d) => { if (!link.frozen) upstream.write(d); });
+    upstream.on('data', (d) => { if (!link.frozen) client.write(d); });
+    const end = () => { links.delete(link); client.destroy(); upstream.destroy(); };
+    for (const socket of link.sockets) {
+      socket.on('error', end);
+      socket.on('close', () => { if (!link.frozen) end(); });
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxyPort = server.address().port;
+  return {
+    port: proxyPort,
+    url: `redis://127.0.0.1:${proxyPort}`,
+    freeze: () => { for (const link of links) link.frozen = true; },
+    kill: async () => {
+      for (const link of links) link.sockets.forEach((s) => s.destroy());
+      links.clear();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 /** Starts parley-server joined to `redis`; resolves once /healthz says Redis is up. */
 export async function startNode(redis, { ttl = '15s', env = {}, name } = {}) {
   const node = await startServer({

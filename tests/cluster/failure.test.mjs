@@ -2,7 +2,7 @@
 
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, eventually, http, member, metric, rooms, startNode, startRedis } from './cluster.mjs';
+import { ChatClient, eventually, http, member, metric, rooms, startNode, startProxy, startRedis } from './cluster.mjs';
 
 const started = [];
 afterEach(async () => {
@@ -41,6 +41,32 @@ describe('failures', () => {
     const bound = ttlMs + ttlMs / 3 + 3000;
     assert.ok(took <= bound, `freed after ${took} ms (TTL ${ttlMs} ms, bound ${bound} ms)`);
     await probe.close();
+  });
+
+  test('a subscriber link gone silent (half-open) is noticed within the TTL, made again, and the gap filled', async () => {
+    const redis = await track(startRedis());
+    const proxy = await track(startProxy(redis.port));
+    const a = await track(startNode({ url: proxy.url }, { ttl: '2s', name: 'behind-proxy' }));
+    const b = await track(startNode(redis, { ttl: '2s', name: 'direct' }));
+    const alice = await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    bob.send({ type: 'send', room: 'general', text: 'before' });
+    await alice.next((f) => f.type === 'message' && f.text === 'before');
+
+    // No RST, no FIN: only the missing echo of A's own heartbeat can tell.
+    proxy.freeze();
+    bob.send({ type: 'send', room: 'general', text: 'during' });
+    await bob.next((f) => f.type === 'message' && f.text === 'during');
+    await eventually(() => /subscriber.*no echo/.test(a.stderr()), 15000, 100);
+    // The frozen command link goes by its 3 s command timeout; until then the
+    // read of the missed message could not be answered.
+    await eventually(() => /commands: no reply/.test(a.stderr()), 15000, 100);
+    await eventually(async () => (await http(a, '/healthz')).status === 200, 10000);
+    // The next message shows A the seq it missed: read from the stream, in order.
+    bob.send({ type: 'send', room: 'general', text: 'after' });
+    await alice.next((f) => f.type === 'message' && f.text === 'after');
+    const texts = alice.frames.filter((f) => f.type === 'message').map((f) => f.text);
+    assert.deepEqual(texts, ['before', 'during', 'after']);
   });
 
   test('a node shut down with SIGTERM exits 0, frees its nicknames and leaves the counts at once', async () => {

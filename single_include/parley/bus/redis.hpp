@@ -336,6 +336,13 @@ public:
         drop("stopped");
     }
 
+    /// Drops the link and makes it again (with backoff), failing what is in
+    /// flight: for a link known to be dead that the socket does not show as
+    /// such (a half-open TCP connection; see RedisBus's heartbeat echo).
+    void reconnect(const std::string& why) {
+        if (!stopped_ && ac_) drop(why);
+    }
+
     bool up() const noexcept { return up_; }
     const std::string& name() const noexcept { return name_; }
     std::uint64_t reconnects() const noexcept { return reconnects_.load(std::memory_order_relaxed); }
@@ -484,6 +491,9 @@ private:
     void connected() {
         up_ = true;
         backoff_ = std::chrono::milliseconds(0);
+        // TCP keepalive: the kernel notices a peer that vanished (no RST ever
+        // comes) even on a link with nothing to send, like an idle subscriber.
+        redisEnableKeepAlive(&ac_->c);
         // Pipelined ahead of everything else sent on this connection.
         if (!endpoint_.password.empty()) raw({"AUTH", endpoint_.password});
         if (endpoint_.db != 0) raw({"SELECT", std::to_string(endpoint_.db)});
@@ -1132,6 +1142,7 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
@@ -1157,6 +1168,7 @@ private:
 
     void on_tick() {
         const auto now = Clock::now();
+        check_subscriber(now);
         for (auto it = remote_.begin(); it != remote_.end();) {
             if (it->second.expires > now) {
                 ++it;
@@ -1173,6 +1185,20 @@ private:
         } else if (counts_dirty_) {
             heartbeat();
         }
+    }
+
+    /// The subscriber gets no replies, so a half-open link (the peer gone, no
+    /// RST) would look up forever: every heartbeat this node publishes comes
+    /// back on it, and none for a whole TTL (three heartbeats) means it is dead.
+    void check_subscriber(Clock::time_point now) {
+        if (!cmd_->up() || !sub_->up() || node_.empty()) {
+            last_echo_ = now;  // nothing published, nothing to expect
+            return;
+        }
+        if (now - last_echo_ <= options_.ttl) return;
+        last_echo_ = now;
+        sub_->reconnect("no echo of this node's heartbeat within " + std::to_string(options_.ttl.count()) +
+                        " ms: subscriber link presumed dead");
     }
 
     /// Publishes our counts and stores them with expiry.
@@ -1256,6 +1282,7 @@ private:
         };
         const auto type = str(detail::find_member(doc, "t"));
         const auto node = str(detail::find_member(doc, "node"));
+        if (node == node_ && !node.empty()) last_echo_ = Clock::now();  // our own: the link works
         if (node.empty() || node == node_) return;
         const auto read_room = [&](const rapidjson::Value& v, std::size_t& n) {
             RoomRecord r;
@@ -1349,6 +1376,7 @@ private:
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
     Clock::time_point next_heartbeat_{};
+    Clock::time_point last_echo_{};  // our own lobby publish last came back (or the link came up)
     bool counts_dirty_ = false;
 
     std::atomic<bool> cmd_up_{false};

@@ -401,6 +401,7 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
@@ -426,6 +427,7 @@ private:
 
     void on_tick() {
         const auto now = Clock::now();
+        check_subscriber(now);
         for (auto it = remote_.begin(); it != remote_.end();) {
             if (it->second.expires > now) {
                 ++it;
@@ -442,6 +444,20 @@ private:
         } else if (counts_dirty_) {
             heartbeat();
         }
+    }
+
+    /// The subscriber gets no replies, so a half-open link (the peer gone, no
+    /// RST) would look up forever: every heartbeat this node publishes comes
+    /// back on it, and none for a whole TTL (three heartbeats) means it is dead.
+    void check_subscriber(Clock::time_point now) {
+        if (!cmd_->up() || !sub_->up() || node_.empty()) {
+            last_echo_ = now;  // nothing published, nothing to expect
+            return;
+        }
+        if (now - last_echo_ <= options_.ttl) return;
+        last_echo_ = now;
+        sub_->reconnect("no echo of this node's heartbeat within " + std::to_string(options_.ttl.count()) +
+                        " ms: subscriber link presumed dead");
     }
 
     /// Publishes our counts and stores them with expiry.
@@ -525,6 +541,7 @@ private:
         };
         const auto type = str(detail::find_member(doc, "t"));
         const auto node = str(detail::find_member(doc, "node"));
+        if (node == node_ && !node.empty()) last_echo_ = Clock::now();  // our own: the link works
         if (node.empty() || node == node_) return;
         const auto read_room = [&](const rapidjson::Value& v, std::size_t& n) {
             RoomRecord r;
@@ -618,6 +635,7 @@ private:
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
     Clock::time_point next_heartbeat_{};
+    Clock::time_point last_echo_{};  // our own lobby publish last came back (or the link came up)
     bool counts_dirty_ = false;
 
     std::atomic<bool> cmd_up_{false};
