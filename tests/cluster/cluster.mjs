@@ -40,6 +40,21 @@ function pingRedis(port, extraArgs = []) {
   });
 }
 
+/** Sends one command to the Redis on `port`; resolves with the raw RESP reply text. */
+export function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    socket.setTimeout(2000, () => { socket.destroy(); reject(new Error(`no reply to ${args[0]}`)); });
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.endsWith('\r\n')) { socket.destroy(); resolve(answer.trim()); }
+    });
+  });
+}
+
 /**
  * Starts redis-server without persistence on `port` (default: a free one) and
  * resolves once it answers. `stop()` ends it (SIGTERM); `kill()` for teardown.

@@ -2,7 +2,7 @@
 
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, eventually, http, member, metric, rooms, startNode, startProxy, startRedis } from './cluster.mjs';
+import { ChatClient, eventually, http, member, metric, redisCommand, rooms, startNode, startProxy, startRedis } from './cluster.mjs';
 
 const started = [];
 afterEach(async () => {
@@ -71,13 +71,17 @@ describe('failures', () => {
 
   test('a node shut down with SIGTERM exits 0, frees its nicknames and leaves the counts at once', async () => {
     const redis = await track(startRedis());
-    const a = await track(startNode(redis));
+    const a = await track(startNode(redis, { name: 'leaving' }));
     const b = await track(startNode(redis));
     await member(a, 'nora');
     await member(b, 'otto');
     await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 2);
+    await eventually(async () => (await redisCommand(redis.port, 'EXISTS', 'parley:node:leaving:counts')) === ':1');
     const stopped = await a.stop('SIGTERM');
     assert.equal(stopped.code, 0, a.stderr());
+    // The Redis bus finished its stop (counts and nickname removed) before the process ended.
+    assert.equal(await redisCommand(redis.port, 'EXISTS', 'parley:node:leaving:counts'), ':0');
+    assert.equal(await redisCommand(redis.port, 'EXISTS', 'parley:nick:nora'), ':0');
     await eventually(async () => (await rooms(b)).find((r) => r.id === 'general').members === 1, 2000);
     const probe = await ChatClient.connect(b);
     assert.equal((await probe.request({ type: 'hello', nick: 'nora' })).type, 'welcome');

@@ -102,9 +102,14 @@ public:
     }
 
     /// Releases this node's nicknames and counts (best effort), then disconnects.
-    /// No handler is called afterwards.
-    void stop() {
-        asio::dispatch(strand_, [self = shared_from_this()] {
+    /// `done` (on the bus's strand) runs once that is over: the callbacks of
+    /// every command still in flight have run by then (failed, most of them),
+    /// and no handler or callback is called afterwards. So whatever those
+    /// callbacks point at (a Lobby) must live until `done`, and no longer.
+    void stop(std::function<void()> done = {}) {
+        asio::dispatch(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+            if (done) self->stop_waiters_.push_back(std::move(done));
+            if (self->stop_finished_) return self->release_stop_waiters();
             if (self->stopped_) return;
             self->stopped_ = true;
             self->directory_ = nullptr;
@@ -115,7 +120,13 @@ public:
             for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
             self->held_nicks_.clear();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
+                // Fails what is still in flight: those callbacks are posted on the
+                // strand now, ahead of the waiters.
                 self->cmd_->stop();
+                asio::post(self->strand_, [self] {
+                    self->stop_finished_ = true;
+                    self->release_stop_waiters();
+                });
             });
             self->sub_->stop();
         });
@@ -363,6 +374,12 @@ private:
     void eval(const char* script, std::vector<std::string> keys, std::vector<std::string> args,
               RedisConnection::ReplyDone done = [](std::optional<RedisReply>) {}) {
         cmd_->command(eval_args(script, std::move(keys), std::move(args)), std::move(done));
+    }
+
+    void release_stop_waiters() {
+        auto waiters = std::move(stop_waiters_);
+        stop_waiters_.clear();
+        for (auto& fn : waiters) fn();
     }
 
     void claimed(const std::string& key, const std::string& token, ClaimDone done) {
@@ -625,6 +642,8 @@ private:
 
     // Strand only.
     bool stopped_ = false;
+    bool stop_finished_ = false;                    // stop()'s last callback ran
+    std::vector<std::function<void()>> stop_waiters_;
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
