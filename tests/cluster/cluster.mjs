@@ -91,15 +91,20 @@ export async function startRedis(port, extraArgs = []) {
 /**
  * A TCP proxy on a free loopback port to `port`. `freeze()` makes the links it
  * carries now go silent both ways without closing anything (what a peer that
- * vanished looks like); later connections are carried normally. `kill()` ends it.
+ * vanished looks like); later connections are carried normally. `refuse()`
+ * stops accepting (new connections are refused) until `accept()`;
+ * `cutSubscribers()` closes the links that sent SUBSCRIBE. `kill()` ends it.
  */
 export async function startProxy(port) {
   const links = new Set();
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: '127.0.0.1', port });
-    const link = { frozen: false, sockets: [client, upstream] };
+    const link = { frozen: false, subscriber: false, sockets: [client, upstream] };
     links.add(link);
-    client.on('data', (d) => { if (!link.frozen) upstream.write(d); });
+    client.on('data', (d) => {
+      if (d.includes('SUBSCRIBE')) link.subscriber = true;
+      if (!link.frozen) upstream.write(d);
+    });
     upstream.on('data', (d) => { if (!link.frozen) client.write(d); });
     const end = () => { links.delete(link); client.destroy(); upstream.destroy(); };
     for (const socket of link.sockets) {
@@ -113,10 +118,16 @@ export async function startProxy(port) {
     port: proxyPort,
     url: `redis://127.0.0.1:${proxyPort}`,
     freeze: () => { for (const link of links) link.frozen = true; },
-    kill: async () => {
+    // close() stops listening at once; its callback would wait for every link to end.
+    refuse: () => { server.close(); },
+    accept: () => new Promise((resolve) => server.listen(proxyPort, '127.0.0.1', resolve)),
+    cutSubscribers: () => {
+      for (const link of links) if (link.subscriber) link.sockets.forEach((s) => s.destroy());
+    },
+    kill: () => {
       for (const link of links) link.sockets.forEach((s) => s.destroy());
       links.clear();
-      await new Promise((resolve) => server.close(resolve));
+      if (server.listening) server.close();
     },
   };
 }

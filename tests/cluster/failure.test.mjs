@@ -69,6 +69,29 @@ describe('failures', () => {
     assert.deepEqual(texts, ['before', 'during', 'after']);
   });
 
+  test('a send is refused (unavailable) while only the subscriber link is down, and works once it is back', async () => {
+    const redis = await track(startRedis());
+    const proxy = await track(startProxy(redis.port));
+    const a = await track(startNode({ url: proxy.url }, { name: 'half-linked' }));
+    const alice = await member(a, 'alice');
+    alice.send({ type: 'send', room: 'general', text: 'one' });
+    await alice.next((f) => f.type === 'message' && f.text === 'one');
+
+    // The command link stays; the subscriber is cut and cannot come back yet.
+    proxy.refuse();
+    proxy.cutSubscribers();
+    await eventually(() => /subscriber: connection lost|subscriber: disconnected/.test(a.stderr()), 5000);
+    // Published but never delivered here (not even to the sender) is what this prevents.
+    const refused = await alice.request({ type: 'send', room: 'general', text: 'lost' });
+    assert.equal(refused.code, 'unavailable', JSON.stringify(refused));
+
+    await proxy.accept();
+    await eventually(async () => (await http(a, '/healthz')).status === 200);
+    alice.send({ type: 'send', room: 'general', text: 'two' });
+    await alice.next((f) => f.type === 'message' && f.text === 'two');
+    assert.deepEqual(alice.frames.filter((f) => f.type === 'message').map((f) => f.text), ['one', 'two']);
+  });
+
   test('a node shut down with SIGTERM exits 0, frees its nicknames and leaves the counts at once', async () => {
     const redis = await track(startRedis());
     const a = await track(startNode(redis, { name: 'leaving' }));
