@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,9 +23,23 @@ using namespace parley::testing;
 /// One shared "Redis": per-room counters and streams, nickname owners, and the
 /// room directory. Sequenced messages reach every subscribed node, the origin
 /// included; other events skip their origin, as with RedisBus.
+///
+/// It answers at once unless told otherwise: to script races, store reads and
+/// one node's sequenced deliveries can be held back and released later, and one
+/// delivery can be lost (a pub/sub message missed across a reconnect).
 class FakeCluster final : public Bus {
 public:
     bool down = false;
+    bool hold_reads = false;     // store reads answer on `release_reads()`
+    std::string hold_live_for;   // this node's sequenced deliveries wait for `release_live()`
+    std::string lose_next_for;   // this node misses the next sequenced delivery
+
+    void release_reads() { release(held_reads_); }
+    void release_live() { release(held_live_); }
+    void defer_read(std::function<void()> answer) {
+        if (hold_reads) held_reads_.push_back(std::move(answer));
+        else answer();
+    }
 
     void subscribe(const std::string& node, const std::string& room, Handler handler) override {
         subscribers_[room][node] = std::move(handler);
@@ -119,9 +134,28 @@ public:
 private:
     void deliver(const BusEvent& event) {
         auto targets = subscribers_[event.room_id];
-        for (auto& [node, handler] : targets)
-            if (event.seq != 0 || node != event.origin_node) handler(event);
+        for (auto& [node, handler] : targets) {
+            if (event.seq == 0 && node == event.origin_node) continue;
+            if (event.seq != 0 && node == lose_next_for) {
+                lose_next_for.clear();
+                continue;
+            }
+            if (event.seq != 0 && node == hold_live_for) {
+                held_live_.push_back([handler = handler, event] { handler(event); });
+                continue;
+            }
+            handler(event);
+        }
     }
+
+    static void release(std::vector<std::function<void()>>& held) {
+        auto now = std::move(held);
+        held.clear();
+        for (auto& fn : now) fn();
+    }
+
+    std::vector<std::function<void()>> held_reads_;
+    std::vector<std::function<void()>> held_live_;
 
     std::map<std::string, std::map<std::string, Handler>> subscribers_;
     std::map<std::string, DirectoryHandler> directory_;
@@ -153,7 +187,8 @@ public:
         if (page.messages.size() > q.limit)
             page.messages.erase(page.messages.begin(),
                                 page.messages.end() - static_cast<std::ptrdiff_t>(q.limit));
-        done(std::move(page));
+        // Read now, answered now or when the test releases it.
+        cluster_->defer_read([done = std::move(done), page = std::move(page)]() mutable { done(std::move(page)); });
     }
 
 private:
@@ -363,4 +398,101 @@ TEST_CASE("clustered: a direct message reaches a user on the other node") {
     CHECK(std::string((*bob.last("dm"))["text"].GetString()) == "psst");
     CHECK(alice.count("dm") == 1);  // the sender's copy
     CHECK(error_code(alice) == "user_not_found");
+}
+
+TEST_CASE("clustered: two joins at once on a node, the second learning a newer head, lose nothing") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), carol(c.t, c.b), dave(c.t, c.b);
+    hello(alice, "alice");
+    hello(carol, "carol");
+    hello(dave, "dave");
+    join(alice, "general");
+    c.t.run_until_idle();
+    say(alice, "m1");
+    say(alice, "m2");
+    c.t.run_until_idle();
+
+    // Carol's join on B learns head 2, then its replay read stays in flight.
+    c.cluster->hold_reads = true;
+    c.cluster->hold_live_for = "B";
+    join(carol, "general");
+    c.t.run_until_idle();
+    // m3 is on its way to B when Dave's join learns head 3 (nobody listed on B yet).
+    say(alice, "m3");
+    c.t.run_until_idle();
+    join(dave, "general");
+    c.t.run_until_idle();
+    // The replies arrive, then the live m3.
+    c.cluster->hold_reads = false;
+    c.cluster->release_reads();
+    c.t.run_until_idle();
+    c.cluster->hold_live_for.clear();
+    c.cluster->release_live();
+    c.t.run_until_idle();
+    say(alice, "m4");
+    c.t.run_until_idle();
+
+    for (auto* peer : {&carol, &dave}) {
+        const auto joined = peer->last("joined");
+        REQUIRE(joined);
+        std::vector<std::string> seen;
+        for (const auto& m : (*joined)["messages"].GetArray())
+            seen.push_back(std::to_string(m["seq"].GetUint64()) + ":" + m["text"].GetString());
+        for (const auto& m : messages(*peer)) seen.push_back(m);
+        CHECK(seen == std::vector<std::string>{"1:m1", "2:m2", "3:m3", "4:m4"});
+    }
+}
+
+TEST_CASE("clustered: a missed live delivery is read from the store and delivered in order") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    hello(alice, "alice");
+    hello(bob, "bob");
+    join(alice, "general");
+    join(bob, "general");
+    c.t.run_until_idle();
+    say(alice, "m1");
+    c.t.run_until_idle();
+
+    c.cluster->lose_next_for = "B";  // B's subscription misses m2
+    say(alice, "m2");
+    c.t.run_until_idle();
+    c.cluster->hold_reads = true;  // B's read of the gap is slow: m4 arrives meanwhile
+    say(alice, "m3");
+    c.t.run_until_idle();
+    say(alice, "m4");
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1"});
+    c.cluster->hold_reads = false;
+    c.cluster->release_reads();
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1", "2:m2", "3:m3", "4:m4"});
+
+    // The window has them too: a history request is served whole.
+    bob.send(R"({"type":"history","room":"general","limit":10})");
+    c.t.run_until_idle();
+    const auto history = bob.last("history");
+    REQUIRE(history);
+    CHECK((*history)["messages"].Size() == 4);
+    CHECK((*history)["complete"].GetBool());
+}
+
+TEST_CASE("clustered: a gap the store cannot fill is skipped once, not asked again") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    hello(alice, "alice");
+    hello(bob, "bob");
+    join(alice, "general");
+    join(bob, "general");
+    c.t.run_until_idle();
+    c.cluster->lose_next_for = "B";
+    say(alice, "m1");
+    c.t.run_until_idle();
+    c.cluster->streams["general"].clear();  // trimmed away before B asks
+    say(alice, "m2");
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"2:m2"});
+    say(alice, "m3");
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"2:m2", "3:m3"});
 }

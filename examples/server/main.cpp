@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -105,7 +106,7 @@ struct NoRedis {
     };
     Status status() const { return {}; }
     void start() {}
-    void stop() {}
+    void stop(std::function<void()> done) { done(); }
     void close_now() {}
 };
 using RedisBusPtr = std::shared_ptr<NoRedis>;
@@ -389,7 +390,27 @@ private:
     }
 
     void stop_io() {
-        if (redis_) redis_->stop();
+        // The Redis bus first: it frees this node's nicknames and counts and
+        // fails its commands in flight, whose callbacks reach into the Lobby,
+        // which must still be running then. Bounded: past the command timeout
+        // (3 s) a hung Redis has failed everything anyway.
+        if (redis_ && !redis_stopping_) {
+            redis_stopping_ = true;
+            deadline_.expires_after(std::chrono::seconds(5));
+            deadline_.async_wait([this](const asio::error_code& ec) {
+                if (ec) return;
+                log("redis: no clean stop within 5 s");
+                stop_io_now();
+            });
+            redis_->stop([this] { asio::post(control_, [this] { stop_io_now(); }); });
+            return;
+        }
+        stop_io_now();
+    }
+
+    void stop_io_now() {
+        if (io_stopped_) return;
+        io_stopped_ = true;
         deadline_.cancel();
         asio::error_code ignored;
         signals_.cancel(ignored);
@@ -414,6 +435,8 @@ private:
     std::atomic<bool> stopping_{false};
     bool lobby_done_ = false;  // control_ only
     bool finished_ = false;    // control_ only
+    bool redis_stopping_ = false;  // control_ only
+    bool io_stopped_ = false;      // control_ only
 };
 
 }  // namespace

@@ -1988,8 +1988,11 @@ private:
             self->post([self, r = std::move(r), head]() mutable {
                 --self->pending_joins_;
                 // With members here the subscription is live and delivers in order;
-                // jumping ahead then would drop messages still on their way.
-                if (head && self->members_.empty()) self->advance_to(*head);
+                // jumping ahead then would drop messages still on their way. So it
+                // would with another join's replay read in flight: that join takes
+                // what arrives meanwhile from the window, which must stay whole.
+                if (head && self->members_.empty() && self->replays_in_flight_ == 0)
+                    self->advance_to(*head);
                 self->start_join(std::move(r));
             });
         });
@@ -2011,10 +2014,12 @@ private:
         bool lost_lineage = r.since && !resume;
         const std::uint64_t seen = next_seq_ - 1;  // the newest seq the read considers
         ++pending_joins_;
+        ++replays_in_flight_;
         collect(after, 0, limit,
                 [this, r = std::move(r), lost_lineage, seen](std::vector<StoredMessagePtr> messages,
                                                              bool complete) mutable {
                     --pending_joins_;
+                    --replays_in_flight_;
                     finish_join(std::move(r), std::move(messages), complete && !lost_lineage, seen);
                 });
     }
@@ -2150,19 +2155,69 @@ private:
     }
 
     /// A message numbered by the Bus. Older seqs were delivered already (or
-    /// served by a join's replay); a jump means some were missed, which the
-    /// window cannot show, so it restarts.
+    /// served by a join's replay). A jump means some were missed (say, published
+    /// while the subscription was reconnecting): when someone here needs them
+    /// (members, or a join's replay that takes the window) they are read from
+    /// the store and delivered first, newer events waiting meanwhile.
     void on_sequenced(const BusEvent& event) {
         if (retired_ || event.seq < next_seq_) return;
+        if (filling_gap_) return held_events_.push_back(event);
+        if (event.seq > next_seq_ && (!members_.empty() || replays_in_flight_ > 0))
+            return fill_gap(event);
         auto message = detail::decode_message_frame(event.frame->text());
         if (!message) return;
-        if (event.seq > next_seq_) window_.clear();
+        if (event.seq > next_seq_) window_.clear();  // nobody here needs what is missing
         message->seq = event.seq;
         message->author = event.author;
-        next_seq_ = event.seq + 1;
-        window_.push_back(make_stored(std::move(*message)));
+        deliver_sequenced(make_stored(std::move(*message)), event.frame);
+    }
+
+    void deliver_sequenced(StoredMessagePtr stored, const SharedFrame& frame) {
+        next_seq_ = stored->message.seq + 1;
+        window_.push_back(std::move(stored));
         while (window_.size() > limits_.history_window) window_.pop_front();
-        Metrics::add(lobby_.metrics().messages_out, broadcast_local(event.frame));
+        Metrics::add(lobby_.metrics().messages_out, broadcast_local(frame));
+    }
+
+    /// Reads the seqs missing before `event` (at most a window's worth: older
+    /// ones are for `history`), then delivers them and the events held meanwhile.
+    void fill_gap(const BusEvent& event) {
+        filling_gap_ = true;
+        gap_end_ = event.seq;
+        held_events_.push_back(event);
+        const std::uint64_t missing = event.seq - next_seq_;
+        const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(missing, limits_.history_window));
+        lobby_.store().read(record_.id, HistoryQuery{event.seq - 1 - limit, event.seq, limit},
+                            [self = this->shared_from_this()](HistoryPage page) {
+                                self->post([self, page = std::move(page)]() mutable {
+                                    self->gap_filled(std::move(page.messages));
+                                });
+                            });
+    }
+
+    void gap_filled(std::vector<StoredMessagePtr> found) {
+        filling_gap_ = false;
+        auto held = std::move(held_events_);
+        held_events_.clear();
+        if (retired_) return;
+        for (auto& stored : found) {
+            if (stored->message.seq < next_seq_) continue;
+            // Not in the store (trimmed, or the read failed): lost for good here.
+            if (stored->message.seq > next_seq_) window_.clear();
+            if (stored->message.deleted) {
+                next_seq_ = stored->message.seq + 1;
+                window_.push_back(std::move(stored));
+                continue;
+            }
+            auto frame = make_frame(detail::encode_message(record_.id, stored->message));
+            deliver_sequenced(std::move(stored), frame);
+        }
+        if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
+            window_.clear();
+            next_seq_ = gap_end_;
+        }
+        // In order; one of them may find another gap, which holds the rest again.
+        for (const auto& event : held) on_sequenced(event);
     }
 
     /// Another node's broadcast: passed on as is; a delete done there also
@@ -2377,6 +2432,7 @@ private:
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = false;
         if (subscribed_) unsubscribe_bus();
+        held_events_.clear();
     }
 
     Lobby<Transport>& lobby_;
@@ -2390,6 +2446,10 @@ private:
     std::vector<Member> members_;
     std::unordered_map<std::uint64_t, std::size_t> index_;  // session -> members_ slot
     std::size_t pending_joins_ = 0;
+    std::size_t replays_in_flight_ = 0;  // clustered joins reading their replay
+    bool filling_gap_ = false;           // reading seqs a live delivery skipped
+    std::uint64_t gap_end_ = 0;          // the seq of the event that showed the gap
+    std::vector<BusEvent> held_events_;  // sequenced events waiting for that read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
     bool retired_ = false;

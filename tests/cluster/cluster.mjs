@@ -40,6 +40,21 @@ function pingRedis(port, extraArgs = []) {
   });
 }
 
+/** Sends one command to the Redis on `port`; resolves with the raw RESP reply text. */
+export function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    socket.setTimeout(2000, () => { socket.destroy(); reject(new Error(`no reply to ${args[0]}`)); });
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.endsWith('\r\n')) { socket.destroy(); resolve(answer.trim()); }
+    });
+  });
+}
+
 /**
  * Starts redis-server without persistence on `port` (default: a free one) and
  * resolves once it answers. `stop()` ends it (SIGTERM); `kill()` for teardown.
@@ -58,6 +73,11 @@ export async function startRedis(port, extraArgs = []) {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
     return pingRedis(port, extraArgs);
   }, TIMEOUT_MS, 50).catch(async (error) => {
+    // Never answered: end it here, as nobody gets a handle to stop it.
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
     const e = await Promise.race([spawnError, Promise.resolve(null)]);
     throw e ?? error;
   });
@@ -68,12 +88,62 @@ export async function startRedis(port, extraArgs = []) {
   return { port, url: `redis://127.0.0.1:${port}`, child, stop, kill: () => stop('SIGKILL'), output: () => output };
 }
 
+/**
+ * A TCP proxy on a free loopback port to `port`. `freeze()` makes the links it
+ * carries now go silent both ways without closing anything (what a peer that
+ * vanished looks like); later connections are carried normally. `refuse()`
+ * stops accepting (new connections are refused) until `accept()`;
+ * `cutSubscribers()` closes the links that sent SUBSCRIBE. `kill()` ends it.
+ */
+export async function startProxy(port) {
+  const links = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port });
+    const link = { frozen: false, subscriber: false, sockets: [client, upstream] };
+    links.add(link);
+    client.on('data', (d) => {
+      if (d.includes('SUBSCRIBE')) link.subscriber = true;
+      if (!link.frozen) upstream.write(d);
+    });
+    upstream.on('data', (d) => { if (!link.frozen) client.write(d); });
+    const end = () => { links.delete(link); client.destroy(); upstream.destroy(); };
+    for (const socket of link.sockets) {
+      socket.on('error', end);
+      socket.on('close', () => { if (!link.frozen) end(); });
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxyPort = server.address().port;
+  return {
+    port: proxyPort,
+    url: `redis://127.0.0.1:${proxyPort}`,
+    freeze: () => { for (const link of links) link.frozen = true; },
+    // close() stops listening at once; its callback would wait for every link to end.
+    refuse: () => { server.close(); },
+    accept: () => new Promise((resolve) => server.listen(proxyPort, '127.0.0.1', resolve)),
+    cutSubscribers: () => {
+      for (const link of links) if (link.subscriber) link.sockets.forEach((s) => s.destroy());
+    },
+    kill: () => {
+      for (const link of links) link.sockets.forEach((s) => s.destroy());
+      links.clear();
+      if (server.listening) server.close();
+    },
+  };
+}
+
 /** Starts parley-server joined to `redis`; resolves once /healthz says Redis is up. */
 export async function startNode(redis, { ttl = '15s', env = {}, name } = {}) {
   const node = await startServer({
     env: { REDIS_URL: redis.url, REDIS_TTL: ttl, ...(name ? { NODE_ID: name } : {}), ...env },
   });
-  await eventually(async () => (await http(node, '/healthz')).status === 200);
+  try {
+    await eventually(async () => (await http(node, '/healthz')).status === 200);
+  } catch (error) {
+    // Never healthy: end it here, as nobody gets a handle to stop it.
+    await node.kill();
+    throw new Error(`${error.message}; node stderr:\n${node.stderr()}`);
+  }
   return node;
 }
 

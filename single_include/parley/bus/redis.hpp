@@ -24,6 +24,8 @@
 
 #include <memory>
 
+#include <sys/ioctl.h>
+
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
@@ -67,10 +69,33 @@ private:
                 if (ec || !self->ac_) return;
                 if (!(read ? self->want_read_ : self->want_write_)) return;
                 // May free the context (a disconnect), which calls detach() inside.
-                if (read) redisAsyncHandleRead(self->ac_);
-                else redisAsyncHandleWrite(self->ac_);
-                if (self->ac_ && (read ? self->want_read_ : self->want_write_)) self->arm(read);
+                if (read) {
+                    self->arm(true);  // before reading: an edge from now on wakes this wait
+                    self->read_buffered();
+                } else {
+                    redisAsyncHandleWrite(self->ac_);
+                    if (self->ac_ && self->want_write_) self->arm(false);
+                }
             }));
+    }
+
+    /// hiredis 0.14 reads at most 16 KiB per redisAsyncHandleRead, and an Asio
+    /// wait is not told about bytes that arrived before it was armed (the epoll
+    /// reactor is edge-triggered): read until the kernel buffer is empty, or the
+    /// rest of a large reply could wait for unrelated traffic (or a timeout).
+    /// The next read wait is armed before this runs, so nothing arriving after
+    /// the last FIONREAD goes unnoticed; a wake-up finding nothing is harmless
+    /// (hiredis treats EAGAIN as "try later").
+    void read_buffered() {
+        do {
+            redisAsyncHandleRead(ac_);
+        } while (ac_ && want_read_ && buffered() > 0);
+    }
+
+    int buffered() const {
+        int bytes = 0;
+        if (!ac_ || ::ioctl(ac_->c.fd, FIONREAD, &bytes) != 0) return 0;
+        return bytes;
     }
 
     /// hiredis is freeing the context: stop waiting and hand the fd back.
@@ -311,6 +336,13 @@ public:
         drop("stopped");
     }
 
+    /// Drops the link and makes it again (with backoff), failing what is in
+    /// flight: for a link known to be dead that the socket does not show as
+    /// such (a half-open TCP connection; see RedisBus's heartbeat echo).
+    void reconnect(const std::string& why) {
+        if (!stopped_ && ac_) drop(why);
+    }
+
     bool up() const noexcept { return up_; }
     const std::string& name() const noexcept { return name_; }
     std::uint64_t reconnects() const noexcept { return reconnects_.load(std::memory_order_relaxed); }
@@ -459,6 +491,9 @@ private:
     void connected() {
         up_ = true;
         backoff_ = std::chrono::milliseconds(0);
+        // TCP keepalive: the kernel notices a peer that vanished (no RST ever
+        // comes) even on a link with nothing to send, like an idle subscriber.
+        redisEnableKeepAlive(&ac_->c);
         // Pipelined ahead of everything else sent on this connection.
         if (!endpoint_.password.empty()) raw({"AUTH", endpoint_.password});
         if (endpoint_.db != 0) raw({"SELECT", std::to_string(endpoint_.db)});
@@ -808,9 +843,14 @@ public:
     }
 
     /// Releases this node's nicknames and counts (best effort), then disconnects.
-    /// No handler is called afterwards.
-    void stop() {
-        asio::dispatch(strand_, [self = shared_from_this()] {
+    /// `done` (on the bus's strand) runs once that is over: the callbacks of
+    /// every command still in flight have run by then (failed, most of them),
+    /// and no handler or callback is called afterwards. So whatever those
+    /// callbacks point at (a Lobby) must live until `done`, and no longer.
+    void stop(std::function<void()> done = {}) {
+        asio::dispatch(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+            if (done) self->stop_waiters_.push_back(std::move(done));
+            if (self->stop_finished_) return self->release_stop_waiters();
             if (self->stopped_) return;
             self->stopped_ = true;
             self->directory_ = nullptr;
@@ -821,7 +861,13 @@ public:
             for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
             self->held_nicks_.clear();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
+                // Fails what is still in flight: those callbacks are posted on the
+                // strand now, ahead of the waiters.
                 self->cmd_->stop();
+                asio::post(self->strand_, [self] {
+                    self->stop_finished_ = true;
+                    self->release_stop_waiters();
+                });
             });
             self->sub_->stop();
         });
@@ -917,7 +963,9 @@ public:
 
     void append(SequencedMessage m, SeqDone done) override {
         asio::dispatch(strand_, [self = shared_from_this(), m = std::move(m), done = std::move(done)]() mutable {
-            if (!self->cmd_->up()) {
+            // Without the subscriber the sender would never get its own message
+            // back (nor anyone here): refused, as in an outage.
+            if (!self->cmd_->up() || !self->sub_->up()) {
                 self->count_refused();
                 return done(std::nullopt);
             }
@@ -1069,6 +1117,12 @@ private:
         cmd_->command(eval_args(script, std::move(keys), std::move(args)), std::move(done));
     }
 
+    void release_stop_waiters() {
+        auto waiters = std::move(stop_waiters_);
+        stop_waiters_.clear();
+        for (auto& fn : waiters) fn();
+    }
+
     void claimed(const std::string& key, const std::string& token, ClaimDone done) {
         held_nicks_[key] = token;
         done(NickClaim::granted);
@@ -1105,6 +1159,7 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
@@ -1130,6 +1185,7 @@ private:
 
     void on_tick() {
         const auto now = Clock::now();
+        check_subscriber(now);
         for (auto it = remote_.begin(); it != remote_.end();) {
             if (it->second.expires > now) {
                 ++it;
@@ -1146,6 +1202,20 @@ private:
         } else if (counts_dirty_) {
             heartbeat();
         }
+    }
+
+    /// The subscriber gets no replies, so a half-open link (the peer gone, no
+    /// RST) would look up forever: every heartbeat this node publishes comes
+    /// back on it, and none for a whole TTL (three heartbeats) means it is dead.
+    void check_subscriber(Clock::time_point now) {
+        if (!cmd_->up() || !sub_->up() || node_.empty()) {
+            last_echo_ = now;  // nothing published, nothing to expect
+            return;
+        }
+        if (now - last_echo_ <= options_.ttl) return;
+        last_echo_ = now;
+        sub_->reconnect("no echo of this node's heartbeat within " + std::to_string(options_.ttl.count()) +
+                        " ms: subscriber link presumed dead");
     }
 
     /// Publishes our counts and stores them with expiry.
@@ -1229,6 +1299,7 @@ private:
         };
         const auto type = str(detail::find_member(doc, "t"));
         const auto node = str(detail::find_member(doc, "node"));
+        if (node == node_ && !node.empty()) last_echo_ = Clock::now();  // our own: the link works
         if (node.empty() || node == node_) return;
         const auto read_room = [&](const rapidjson::Value& v, std::size_t& n) {
             RoomRecord r;
@@ -1312,6 +1383,8 @@ private:
 
     // Strand only.
     bool stopped_ = false;
+    bool stop_finished_ = false;                    // stop()'s last callback ran
+    std::vector<std::function<void()>> stop_waiters_;
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
@@ -1322,6 +1395,7 @@ private:
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
     Clock::time_point next_heartbeat_{};
+    Clock::time_point last_echo_{};  // our own lobby publish last came back (or the link came up)
     bool counts_dirty_ = false;
 
     std::atomic<bool> cmd_up_{false};

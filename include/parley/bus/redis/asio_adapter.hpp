@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include <sys/ioctl.h>
+
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
@@ -51,10 +53,33 @@ private:
                 if (ec || !self->ac_) return;
                 if (!(read ? self->want_read_ : self->want_write_)) return;
                 // May free the context (a disconnect), which calls detach() inside.
-                if (read) redisAsyncHandleRead(self->ac_);
-                else redisAsyncHandleWrite(self->ac_);
-                if (self->ac_ && (read ? self->want_read_ : self->want_write_)) self->arm(read);
+                if (read) {
+                    self->arm(true);  // before reading: an edge from now on wakes this wait
+                    self->read_buffered();
+                } else {
+                    redisAsyncHandleWrite(self->ac_);
+                    if (self->ac_ && self->want_write_) self->arm(false);
+                }
             }));
+    }
+
+    /// hiredis 0.14 reads at most 16 KiB per redisAsyncHandleRead, and an Asio
+    /// wait is not told about bytes that arrived before it was armed (the epoll
+    /// reactor is edge-triggered): read until the kernel buffer is empty, or the
+    /// rest of a large reply could wait for unrelated traffic (or a timeout).
+    /// The next read wait is armed before this runs, so nothing arriving after
+    /// the last FIONREAD goes unnoticed; a wake-up finding nothing is harmless
+    /// (hiredis treats EAGAIN as "try later").
+    void read_buffered() {
+        do {
+            redisAsyncHandleRead(ac_);
+        } while (ac_ && want_read_ && buffered() > 0);
+    }
+
+    int buffered() const {
+        int bytes = 0;
+        if (!ac_ || ::ioctl(ac_->c.fd, FIONREAD, &bytes) != 0) return 0;
+        return bytes;
     }
 
     /// hiredis is freeing the context: stop waiting and hand the fd back.

@@ -86,6 +86,13 @@ public:
         drop("stopped");
     }
 
+    /// Drops the link and makes it again (with backoff), failing what is in
+    /// flight: for a link known to be dead that the socket does not show as
+    /// such (a half-open TCP connection; see RedisBus's heartbeat echo).
+    void reconnect(const std::string& why) {
+        if (!stopped_ && ac_) drop(why);
+    }
+
     bool up() const noexcept { return up_; }
     const std::string& name() const noexcept { return name_; }
     std::uint64_t reconnects() const noexcept { return reconnects_.load(std::memory_order_relaxed); }
@@ -234,6 +241,9 @@ private:
     void connected() {
         up_ = true;
         backoff_ = std::chrono::milliseconds(0);
+        // TCP keepalive: the kernel notices a peer that vanished (no RST ever
+        // comes) even on a link with nothing to send, like an idle subscriber.
+        redisEnableKeepAlive(&ac_->c);
         // Pipelined ahead of everything else sent on this connection.
         if (!endpoint_.password.empty()) raw({"AUTH", endpoint_.password});
         if (endpoint_.db != 0) raw({"SELECT", std::to_string(endpoint_.db)});

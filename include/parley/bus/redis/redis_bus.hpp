@@ -102,9 +102,14 @@ public:
     }
 
     /// Releases this node's nicknames and counts (best effort), then disconnects.
-    /// No handler is called afterwards.
-    void stop() {
-        asio::dispatch(strand_, [self = shared_from_this()] {
+    /// `done` (on the bus's strand) runs once that is over: the callbacks of
+    /// every command still in flight have run by then (failed, most of them),
+    /// and no handler or callback is called afterwards. So whatever those
+    /// callbacks point at (a Lobby) must live until `done`, and no longer.
+    void stop(std::function<void()> done = {}) {
+        asio::dispatch(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+            if (done) self->stop_waiters_.push_back(std::move(done));
+            if (self->stop_finished_) return self->release_stop_waiters();
             if (self->stopped_) return;
             self->stopped_ = true;
             self->directory_ = nullptr;
@@ -115,7 +120,13 @@ public:
             for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
             self->held_nicks_.clear();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
+                // Fails what is still in flight: those callbacks are posted on the
+                // strand now, ahead of the waiters.
                 self->cmd_->stop();
+                asio::post(self->strand_, [self] {
+                    self->stop_finished_ = true;
+                    self->release_stop_waiters();
+                });
             });
             self->sub_->stop();
         });
@@ -211,7 +222,9 @@ public:
 
     void append(SequencedMessage m, SeqDone done) override {
         asio::dispatch(strand_, [self = shared_from_this(), m = std::move(m), done = std::move(done)]() mutable {
-            if (!self->cmd_->up()) {
+            // Without the subscriber the sender would never get its own message
+            // back (nor anyone here): refused, as in an outage.
+            if (!self->cmd_->up() || !self->sub_->up()) {
                 self->count_refused();
                 return done(std::nullopt);
             }
@@ -363,6 +376,12 @@ private:
         cmd_->command(eval_args(script, std::move(keys), std::move(args)), std::move(done));
     }
 
+    void release_stop_waiters() {
+        auto waiters = std::move(stop_waiters_);
+        stop_waiters_.clear();
+        for (auto& fn : waiters) fn();
+    }
+
     void claimed(const std::string& key, const std::string& token, ClaimDone done) {
         held_nicks_[key] = token;
         done(NickClaim::granted);
@@ -399,6 +418,7 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
@@ -424,6 +444,7 @@ private:
 
     void on_tick() {
         const auto now = Clock::now();
+        check_subscriber(now);
         for (auto it = remote_.begin(); it != remote_.end();) {
             if (it->second.expires > now) {
                 ++it;
@@ -440,6 +461,20 @@ private:
         } else if (counts_dirty_) {
             heartbeat();
         }
+    }
+
+    /// The subscriber gets no replies, so a half-open link (the peer gone, no
+    /// RST) would look up forever: every heartbeat this node publishes comes
+    /// back on it, and none for a whole TTL (three heartbeats) means it is dead.
+    void check_subscriber(Clock::time_point now) {
+        if (!cmd_->up() || !sub_->up() || node_.empty()) {
+            last_echo_ = now;  // nothing published, nothing to expect
+            return;
+        }
+        if (now - last_echo_ <= options_.ttl) return;
+        last_echo_ = now;
+        sub_->reconnect("no echo of this node's heartbeat within " + std::to_string(options_.ttl.count()) +
+                        " ms: subscriber link presumed dead");
     }
 
     /// Publishes our counts and stores them with expiry.
@@ -523,6 +558,7 @@ private:
         };
         const auto type = str(detail::find_member(doc, "t"));
         const auto node = str(detail::find_member(doc, "node"));
+        if (node == node_ && !node.empty()) last_echo_ = Clock::now();  // our own: the link works
         if (node.empty() || node == node_) return;
         const auto read_room = [&](const rapidjson::Value& v, std::size_t& n) {
             RoomRecord r;
@@ -606,6 +642,8 @@ private:
 
     // Strand only.
     bool stopped_ = false;
+    bool stop_finished_ = false;                    // stop()'s last callback ran
+    std::vector<std::function<void()>> stop_waiters_;
     std::string node_;
     std::map<std::string, std::map<std::string, Handler>> rooms_;  // room -> node -> handler
     DirectoryHandler directory_;
@@ -616,6 +654,7 @@ private:
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
     Clock::time_point next_heartbeat_{};
+    Clock::time_point last_echo_{};  // our own lobby publish last came back (or the link came up)
     bool counts_dirty_ = false;
 
     std::atomic<bool> cmd_up_{false};
