@@ -450,7 +450,7 @@ private:
                 window_.push_back(std::move(stored));
                 continue;
             }
-            auto frame = make_frame(detail::encode_message(record_.id, stored->message));
+            auto frame = make_frame(detail::encode_message(record_.id, *stored));
             deliver_sequenced(std::move(stored), frame);
         }
         if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
