@@ -22,6 +22,14 @@ struct ServerGauges {
 
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
+/// One metric with its HELP and TYPE lines.
+inline void append_metric(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help, std::uint64_t value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
 /// The cluster link, for a node started with REDIS_URL.
 struct RedisGauges {
     bool up = false;
@@ -33,11 +41,7 @@ struct RedisGauges {
 inline std::string redis_metrics_text(const RedisGauges& r) {
     std::string out;
     auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                         std::uint64_t value) {
-        out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-        out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-        out.append(name).append(" ").append(std::to_string(value)).append("\n");
-    };
+                         std::uint64_t value) { append_metric(out, name, type, help, value); };
     metric("parley_redis_up", "gauge", "1 while this node reaches Redis (commands and subscriptions), else 0.",
            r.up ? 1 : 0);
     metric("parley_redis_reconnects_total", "counter", "Attempts to connect to Redis again after a failure.",
@@ -53,11 +57,7 @@ inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGa
                                 const StoreGauges& store = {}) {
     std::string out;
     auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                         std::uint64_t value) {
-        out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-        out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-        out.append(name).append(" ").append(std::to_string(value)).append("\n");
-    };
+                         std::uint64_t value) { append_metric(out, name, type, help, value); };
     metric("parley_connections_opened_total", "counter", "WebSocket sessions started.",
            m.connections_opened);
     metric("parley_connections_closed_total", "counter", "WebSocket sessions ended.",
