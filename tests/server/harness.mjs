@@ -53,7 +53,11 @@ export async function startServer({ args = [], env = {} } = {}) {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line; stderr:\n${stderr}`)), TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      // A server that never says it listens is killed, not left running after the test.
+      child.kill('SIGKILL');
+      reject(new Error(`no "listening on" line; stderr:\n${stderr}`));
+    }, TIMEOUT_MS);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
