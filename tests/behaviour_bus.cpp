@@ -1,6 +1,8 @@
 // Two Lobbies (two server processes) sharing one LocalBus on one transport:
 // a room's broadcasts cross between nodes, never echo back, and a node stops
 // listening to a room once it has no local member left.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -16,18 +18,7 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
-
-void hello(MockPeer& peer, const std::string& nick) {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"("})");
-}
-
-void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
-}
-
-void say(MockPeer& peer, const std::string& text) {
-    peer.send(R"({"type":"send","room":"general","text":")" + text + R"("})");
-}
+using namespace behaviour_test;
 
 /// A LocalBus that records what goes through it: who subscribes, and which
 /// node's handler received which origin's events.

@@ -1,6 +1,8 @@
 // The cluster seams of the Bus (sequencing, nicknames, directory) with two
 // Lobbies sharing one in-memory fake of a Redis-like backend: what a clustered
 // deployment relies on, deterministic on the manual executor.
+#include "behaviour_fixture.hpp"
+
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
 
@@ -19,6 +21,7 @@ namespace {
 
 using namespace parley;
 using namespace parley::testing;
+using namespace behaviour_test;
 
 /// One shared "Redis": per-room counters and streams, nickname owners, and the
 /// room directory. Sequenced messages reach every subscribed node, the origin
@@ -217,16 +220,6 @@ struct TwoNodes {
     }
 };
 
-void hello(MockPeer& peer, const std::string& nick, const std::string& token = "") {
-    peer.send(R"({"type":"hello","nick":")" + nick + R"(")" +
-              (token.empty() ? "" : R"(,"token":")" + token + R"(")") + "}");
-}
-void join(MockPeer& peer, const std::string& room, const std::string& extra = "") {
-    peer.send(R"({"type":"join","room":")" + room + R"(")" + extra + "}");
-}
-void say(MockPeer& peer, const std::string& text, const std::string& room = "general") {
-    peer.send(R"({"type":"send","room":")" + room + R"(","text":")" + text + R"("})");
-}
 
 std::vector<std::string> messages(const MockPeer& peer) {
     std::vector<std::string> out;

@@ -19,13 +19,14 @@ inline void hello(MockPeer& peer, const std::string& nick, const std::string& to
               (token.empty() ? "" : R"(,"token":")" + token + "\"") + "}");
 }
 
-inline void join(MockPeer& peer, const std::string& room) {
-    peer.send(R"({"type":"join","room":")" + room + R"("})");
+/// `join`; `extra` is appended inside the object (e.g. `,"since":3`).
+inline void join(MockPeer& peer, const std::string& room, const std::string& extra = "") {
+    peer.send(R"({"type":"join","room":")" + room + "\"" + extra + "}");
 }
 
-/// A chat message to "general" (`text` must need no JSON escaping).
-inline void say(MockPeer& peer, const std::string& text) {
-    peer.send(R"({"type":"send","room":"general","text":")" + text + R"("})");
+/// A chat message (`text` must need no JSON escaping).
+inline void say(MockPeer& peer, const std::string& text, const std::string& room = "general") {
+    peer.send(R"({"type":"send","room":")" + room + R"(","text":")" + text + R"("})");
 }
 
 /// The `code` of every error frame the peer has read, oldest first.
