@@ -154,15 +154,19 @@ stage_redis() {
 }
 
 # The browser app in Debian's chromium against a running parley-server
-# (tests/web, when its end-to-end test exists).
+# (tests/web, when its end-to-end test exists), and against two nodes joined
+# through redis-server (tests/web/cluster.test.mjs starts its own).
 stage_web_e2e() {
     if [ ! -f tests/web/e2e.test.mjs ]; then
         echo "tests/web/e2e.test.mjs does not exist: nothing to run"
         return 0
     fi
     command -v chromium >/dev/null 2>&1 || parley_ensure_packages chromium
+    command -v redis-server >/dev/null 2>&1 || parley_ensure_packages redis-server
     build_server || return 1
     npm_install tests/web || return 1
+    # cluster.test.mjs uses tests/cluster/cluster.mjs, which uses tests/server's ws package.
+    npm_install tests/server || return 1
     local log=build/web-e2e-server.log db=build/web-e2e.db url="" pid status
     rm -f "$db" "$db-wal" "$db-shm"
     "$SERVER_BIN" --port 0 --host 127.0.0.1 --db "$db" >"$log" 2>&1 &
@@ -177,7 +181,7 @@ stage_web_e2e() {
         kill "$pid" 2>/dev/null
         return 1
     fi
-    # restart.test.mjs starts (and kills) servers of its own.
+    # restart.test.mjs and cluster.test.mjs start (and stop) servers of their own.
     PARLEY_URL="$url" PARLEY_SERVER_BIN="$PWD/$SERVER_BIN" node --test tests/web/
     status=$?
     kill -TERM "$pid"

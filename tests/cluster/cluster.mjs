@@ -159,3 +159,48 @@ export async function member(node, nick, room = 'general') {
 export async function rooms(node) {
   return (await http(node, '/api/rooms')).json.rooms;
 }
+
+/**
+ * A tiny TCP load balancer on a free loopback port that sends every new
+ * connection to one backend port, `port`. `switchTo(other)` sends later
+ * connections to `other` and cuts the ones it carries now (a client that
+ * reconnects, or a page reloaded over a kept-alive HTTP connection, then lands
+ * on the new backend); `switchTo(other, { cut: false })` keeps them. `kill()`
+ * ends it and every link.
+ */
+export async function startBalancer(port) {
+  let target = port;
+  const links = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: target });
+    const link = [client, upstream];
+    links.add(link);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => { links.delete(link); client.destroy(); upstream.destroy(); };
+    for (const socket of link) {
+      socket.on('error', end);
+      socket.on('close', end);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const balancerPort = server.address().port;
+  const cutAll = () => {
+    for (const link of links) link.forEach((s) => s.destroy());
+    links.clear();
+  };
+  return {
+    port: balancerPort,
+    url: `http://127.0.0.1:${balancerPort}`,
+    target: () => target,
+    links: () => links.size,
+    switchTo: (other, { cut = true } = {}) => {
+      target = other;
+      if (cut) cutAll();
+    },
+    kill: () => {
+      cutAll();
+      if (server.listening) server.close();
+    },
+  };
+}
