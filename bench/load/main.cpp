@@ -75,6 +75,7 @@ constexpr std::int64_t kSec = 1'000'000'000;
 struct Options {
     std::string host = "127.0.0.1";
     int port = 8080;
+    int receive_port = 0;  // non-zero: the members that do not send connect here (another node)
     std::string path = "/ws";
     std::string origin;
     int clients = 100;
@@ -93,6 +94,7 @@ struct Options {
     int sources = 16;
     int shard_k = 0, shard_n = 1;
     int server_pid = 0;
+    std::vector<std::pair<std::string, int>> watch;  // --watch-pid LABEL=PID
     int size = 32;  // text bytes
     std::string nick_prefix;
     std::int64_t start_at_ms = 0;  // wall clock (ms) at which sending starts, 0 = asap
@@ -113,6 +115,7 @@ struct Options {
                  "         [--senders S] (--rate MSGS_PER_S | --flood [--window W] [--max-inflight M] [--sender-rate R])\n"
                  "         [--duration S] [--warmup S] [--threads T] [--sources K] [--shard k/n]\n"
                  "         [--server-pid PID] [--size BYTES] [--start-at UNIX_MS] [--label TEXT]\n"
+                 "         [--receive-port P] [--watch-pid LABEL=PID]...\n"
                  "         [--room-name NAME] [--room-prefix P] [--nick-prefix P] [--origin URL]\n"
                  "         [--connect-concurrency C] [--setup-timeout S] [--settle S] [--drain S] [--quiet]\n"
                  "see bench/README.md\n",
@@ -130,6 +133,13 @@ Options parse_options(int argc, char** argv) {
         };
         if (a == "--host") o.host = val();
         else if (a == "--port") o.port = std::stoi(val());
+        else if (a == "--receive-port") o.receive_port = std::stoi(val());
+        else if (a == "--watch-pid") {
+            auto v = val();
+            auto eq = v.find('=');
+            if (eq == std::string::npos || eq == 0) usage("--watch-pid wants LABEL=PID");
+            o.watch.emplace_back(v.substr(0, eq), std::stoi(v.substr(eq + 1)));
+        }
         else if (a == "--path") o.path = val();
         else if (a == "--origin") o.origin = val();
         else if (a == "--clients") o.clients = std::stoi(val());
@@ -176,6 +186,9 @@ Options parse_options(int argc, char** argv) {
     if (o.sources < 1 || o.sources > 250) usage("--sources must be 1..250");
     if (o.size < 1 || o.size > 8000) usage("--size must be 1..8000");
     if (o.window < 1) o.window = 1;
+    if (o.receive_port < 0 || o.receive_port > 65535) usage("--receive-port must be 1..65535");
+    for (auto& [label, pid] : o.watch)
+        if (pid <= 0 || label.find_first_of("\"\\") != std::string::npos) usage("bad --watch-pid");
     if (o.nick_prefix.empty()) {
         static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
         std::string s;
@@ -237,6 +250,7 @@ struct Shared {
     std::vector<std::string> room_ids;  // room k's id (written before workers start)
     std::string text;                   // message payload
     tcp::endpoint server;
+    tcp::endpoint receiver;  // == server without --receive-port
     // Timeline (steady ns), published before traffic starts.
     std::atomic<std::int64_t> t_start{0}, t_measure{0}, t_end{0};
 };
@@ -282,6 +296,10 @@ struct Conn {
     int inflight = 0;
     std::int64_t last_send = 0;
     std::int64_t next_allowed = 0;  // --sender-rate
+    // --receive-port with --flood: a sender's slot is freed when its witness (a
+    // member on the receiving node) gets the message, not by the sender's own echo.
+    Conn* witness_of = nullptr;  // on a witness: the sender it frees slots for
+    bool witnessed = false;      // on a sender: it has a witness
 };
 
 struct Counters {
@@ -316,6 +334,25 @@ public:
         conns_.push_back(std::move(c));
     }
     std::size_t size() const { return conns_.size(); }
+
+    /// Across nodes the senders' echoes come from their own node, which may run ahead
+    /// of the receiving node without bound; so a flood is paced by the receiving node:
+    /// sender i's witness is member i + W, in the same room, shard and worker (W a
+    /// multiple of rooms x shards x threads, at least the number of senders).
+    void link_witnesses() {
+        const auto& o = s_.opt;
+        if (o.receive_port == 0 || !o.flood) return;
+        const long step = static_cast<long>(o.rooms) * o.shard_n * o.threads;
+        const long w = (o.senders + step - 1) / step * step;
+        std::unordered_map<int, Conn*> by_index;
+        for (auto& c : conns_) by_index[c->index] = c.get();
+        for (auto* c : senders_) {
+            auto it = by_index.find(static_cast<int>(c->index + w));
+            if (it == by_index.end() || it->second->sender) continue;
+            it->second->witness_of = c;
+            c->witnessed = true;
+        }
+    }
     std::size_t sender_count() const { return senders_.size(); }
 
     // Progress read by the main thread.
@@ -451,7 +488,9 @@ private:
             return setup_done(c, false);
         }
         c.state = Conn::State::connecting;
-        c.sock.async_connect(s_.server, [this, &c](const asio::error_code& e) {
+        const bool remote = !c.sender && s_.opt.receive_port != 0;
+        const auto& target = remote ? s_.receiver : s_.server;
+        c.sock.async_connect(target, [this, &c, remote](const asio::error_code& e) {
             if (e) {
                 ++cnt_.connect_failed;
                 c.state = Conn::State::closed;
@@ -464,7 +503,7 @@ private:
             c.sock.non_blocking(true, ignored);
             c.state = Conn::State::handshake;
             std::string req = "GET " + s_.opt.path + " HTTP/1.1\r\nHost: " + s_.opt.host + ":" +
-                              std::to_string(s_.opt.port) +
+                              std::to_string(remote ? s_.opt.receive_port : s_.opt.port) +
                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
             if (!s_.opt.origin.empty()) req += "Origin: " + s_.opt.origin + "\r\n";
@@ -779,17 +818,23 @@ private:
         }
         const auto t_measure = s_.t_measure.load(std::memory_order_relaxed);
         const auto t_end = s_.t_end.load(std::memory_order_relaxed);
-        if (t >= t_measure && t < t_end && t_measure != 0) {
+        // Across nodes only the members on the receiving node are measured; the
+        // senders' own echoes (on the sending node) still pace the flood below.
+        const bool measured = s_.opt.receive_port == 0 || !c.sender;
+        if (measured && t >= t_measure && t < t_end && t_measure != 0) {
             ++cnt_.deliveries;
             if (stamp > 0) hist_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, t - stamp)));
         }
         if (from == c.index) awaiting.fetch_sub(1, std::memory_order_relaxed);
-        if (from == c.index && c.inflight > 0) {
-            --c.inflight;
+        Conn* owner = nullptr;  // whose flood slot this delivery frees
+        if (c.witness_of && from == c.witness_of->index) owner = c.witness_of;
+        else if (from == c.index && !c.witnessed) owner = &c;
+        if (owner && owner->inflight > 0) {
+            --owner->inflight;
             --inflight_;
             inflight_now.fetch_sub(1, std::memory_order_relaxed);
             if (s_.opt.flood) {
-                requeue(c);
+                requeue(*owner);
                 pump();
             }
         }
@@ -1096,6 +1141,17 @@ int main(int argc, char** argv) {
         return 2;
     }
     s.server = tcp::endpoint(asio::ip::make_address(o.host), static_cast<unsigned short>(o.port));
+    s.receiver = o.receive_port ? tcp::endpoint(s.server.address(), static_cast<unsigned short>(o.receive_port))
+                                : s.server;
+    std::vector<ProcSample> watch0;
+    for (auto& [label, pid] : o.watch) {
+        watch0.push_back(read_proc(pid));
+        if (!watch0.back().ok) {
+            std::fprintf(stderr, "parley-load: cannot read /proc/%d (%s)\n", pid, label.c_str());
+            return 2;
+        }
+    }
+    std::vector<ProcSample> watch_begin(o.watch.size()), watch_end(o.watch.size());
     s.text.assign(static_cast<std::size_t>(o.size), 'x');
     for (std::size_t i = 0; i < s.text.size(); i += 6) s.text[i] = ' ';
     s.text.front() = 'h';
@@ -1118,6 +1174,7 @@ int main(int argc, char** argv) {
         ++local;
         if (i < o.senders) ++local_senders;
     }
+    for (auto& w : workers) w->link_witnesses();
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::thread> threads;
     for (auto& w : workers) {
@@ -1192,9 +1249,11 @@ int main(int argc, char** argv) {
             o.flood ? "flood" : "fixed rate", local_senders, o.warmup, o.duration);
         sleep_until_ns(s.t_measure);
         p_begin = read_proc(o.server_pid);
+        for (std::size_t k = 0; k < o.watch.size(); ++k) watch_begin[k] = read_proc(o.watch[k].second);
         cpu_begin = self_cpu_s();
         sleep_until_ns(s.t_end);
         p_end = read_proc(o.server_pid);
+        for (std::size_t k = 0; k < o.watch.size(); ++k) watch_end[k] = read_proc(o.watch[k].second);
         cpu_end = self_cpu_s();
         window_s = static_cast<double>(s.t_end - s.t_measure) / 1e9;
         // Drain: in-flight messages come back (or are lost) before the checks.
@@ -1310,6 +1369,18 @@ int main(int argc, char** argv) {
     j.precision(3);
     j << ",\"client\":{\"cpu_s\":" << (cpu_end - cpu_begin)
       << ",\"cpu_pct\":" << (window_s > 0 ? 100.0 * (cpu_end - cpu_begin) / window_s : 0) << "}";
+    // --watch-pid: each watched process over the window (CPU) and at its end (RSS).
+    j << ",\"watch\":{";
+    for (std::size_t k = 0; k < o.watch.size(); ++k) {
+        const auto& b = watch_begin[k];
+        const auto& e = watch_end[k];
+        const double cpu = b.ok && e.ok ? e.cpu_s - b.cpu_s : 0;
+        j << (k ? "," : "") << "\"" << o.watch[k].first << "\":{\"pid\":" << o.watch[k].second << ",\"cpu_s\":" << cpu
+          << ",\"cpu_pct\":" << (window_s > 0 ? 100.0 * cpu / window_s : 0)
+          << ",\"rss_before_kb\":" << watch0[k].rss_kb << ",\"rss_end_kb\":" << (e.ok ? e.rss_kb : 0) << "}";
+    }
+    j << "}";
+    j << ",\"receive_port\":" << o.receive_port;
     j << ",\"frames_in\":" << cnt.frames_in << ",\"other_frames\":" << cnt.other_frames
       << ",\"bytes_in\":" << cnt.bytes_in << "}";
     std::printf("%s\n", j.str().c_str());
@@ -1333,6 +1404,12 @@ int main(int argc, char** argv) {
         if (o.server_pid > 0)
             std::fprintf(stderr, "server rss: before %ld KiB, idle %ld KiB (%.0f B per connection), hwm %ld KiB\n",
                          proc0.rss_kb, rss_idle, rss_per_conn, proc_last.hwm_kb);
+        for (std::size_t k = 0; k < o.watch.size(); ++k)
+            if (watch_begin[k].ok && watch_end[k].ok)
+                std::fprintf(stderr, "%s (pid %d): cpu %.2f s (%.0f%% of one core), rss %ld KiB\n",
+                             o.watch[k].first.c_str(), o.watch[k].second, watch_end[k].cpu_s - watch_begin[k].cpu_s,
+                             window_s > 0 ? 100 * (watch_end[k].cpu_s - watch_begin[k].cpu_s) / window_s : 0,
+                             watch_end[k].rss_kb);
         std::fprintf(stderr, "errors %" PRIu64 ": gaps %" PRIu64 " (missing %" PRIu64 "), dup/reorder %" PRIu64
                              ", lost tail %" PRIu64 " conns, dropped %" PRIu64 ", closed by server %" PRIu64
                              ", server error frames %" PRIu64 "\n",
