@@ -356,39 +356,49 @@ def render_cluster(meta, rows, commands):
                    + ". The nodes, redis-server and the generator share the machine's cores.\n")
     chat = {r["target"]: r for r in by(rows, "cluster-chat")}
     flood = {r["target"]: r for r in by(rows, "cluster-flood")}
-    body = []
-    for topo, name in TOPOLOGIES:
-        c, f = chat.get(topo), flood.get(topo)
-        if not c and not f:
-            continue
-        row = [name]
-        if c:
-            lat = c["latency_us"]
-            row += [ms(lat["p50"]), ms(lat["p99"]), ms(lat["max"]), _watch(c, "A"), _watch(c, "B"), _watch(c, "redis")]
-        else:
-            row += ["–"] * 6
-        if f:
-            cpu = sum(w["cpu_s"] for w in f.get("watch", {}).values())
-            row += [fmt_rate(f["msgs_per_s"]), fmt_rate(f["deliveries_per_s"]), ms(f["latency_us"]["p50"]),
-                    fmt_rate(f["deliveries"] / cpu) if cpu > 0.05 else "–",
-                    f"{f['watch']['A']['rss_end_kb'] / 1024:.0f}" + (
-                        f" / {f['watch']['B']['rss_end_kb'] / 1024:.0f}" if "B" in f.get("watch", {}) else "")
-                    + " MiB"]
-        else:
-            row += ["–"] * 5
-        row.append(str(sum(_lost(r) for r in (c, f) if r)))
-        row.append("; ".join(f"{s}: {errs(r)}" for s, r in (("chat", c), ("flood", f)) if r and errs(r) != "0") or "0")
-        body.append(row)
-    out.append(table(["topology", "chat p50 ms", "chat p99 ms", "chat max ms", "CPU A", "CPU B", "CPU redis",
-                      "flood msgs/s", "flood deliveries/s", "flood p50 ms", "deliveries per CPU s (all processes)",
-                      "RSS A / B at end", "lost or reordered", "errors"], body))
-    out.append("")
-    out.append("*chat*: 1000 members in one room, 10 senders, 100 messages/s in total (100 000 deliveries/s); "
-               "latency from the stamped send time to each receipt. *flood*: the same room, 100 senders with "
-               "4 messages each in flight (at most 200 per process). In the *two nodes* row the senders are on "
-               "node A and everybody else on node B (`--receive-port`), and only B's members are measured "
-               "(990 of 1000 in chat, 900 in flood); the other rows measure all members. CPU is percent of one "
-               "core over the measured window (`--watch-pid`).\n")
+
+    def cpus(r):
+        return [_watch(r, "A"), _watch(r, "B"), _watch(r, "redis")]
+
+    def rss(r):
+        w = r.get("watch", {})
+        return " / ".join(f"{w[k]['rss_end_kb'] / 1024:.0f}" for k in ("A", "B") if k in w) + " MiB"
+
+    if chat:
+        out.append("**Latency** (*chat*): 1000 members in one room, 10 senders, 100 messages/s in total "
+                   "(100 000 deliveries/s); from the stamped send time to each receipt.\n")
+        body = []
+        for topo, name in TOPOLOGIES:
+            r = chat.get(topo)
+            if not r:
+                continue
+            lat = r["latency_us"]
+            body.append([name, fmt_rate(r["deliveries_per_s"]), ms(lat["p50"]), ms(lat["p90"]), ms(lat["p99"]),
+                         ms(lat["max"])] + cpus(r) + [rss(r), _lost(r), errs(r)])
+        out.append(table(["topology", "deliveries/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU A", "CPU B",
+                          "CPU redis", "RSS A / B", "lost or reordered", "errors"], body))
+        out.append("")
+    if flood:
+        out.append("**Throughput** (*flood*): the same room, 100 senders each with 4 messages in flight (at "
+                   "most 200 per generator process).\n")
+        body = []
+        for topo, name in TOPOLOGIES:
+            r = flood.get(topo)
+            if not r:
+                continue
+            cpu = sum(w["cpu_s"] for w in r.get("watch", {}).values())
+            body.append([name, f"{r['msgs_per_s']:.0f}", fmt_rate(r["deliveries_per_s"]), ms(r["latency_us"]["p50"]),
+                         ms(r["latency_us"]["p99"])] + cpus(r)
+                        + [fmt_rate(r["deliveries"] / cpu) if cpu > 0.05 else "–", rss(r), _lost(r), errs(r)])
+        out.append(table(["topology", "messages/s", "deliveries/s", "p50 ms", "p99 ms", "CPU A", "CPU B",
+                          "CPU redis", "deliveries per CPU s (servers + redis)", "RSS A / B", "lost or reordered",
+                          "errors"], body))
+        out.append("")
+    out.append("In the *two nodes* rows the senders are on node A and everybody else on node B "
+               "(`--receive-port`); only B's members are measured (990 of 1000 in chat, 900 in flood), and a "
+               "flooding sender's slot frees when a member on B got its message. The other rows measure all "
+               "1000 members. CPU: percent of one core over the measured window (`--watch-pid`); RSS at its "
+               "end.\n")
     if commands:
         out.append("```")
         out += commands
