@@ -172,7 +172,8 @@ stage_web_e2e() {
     "$SERVER_BIN" --port 0 --host 127.0.0.1 --db "$db" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
-        url=$(sed -n 's/^parley-server listening on //p' "$log")
+        # Complete lines only: a line still being written could give a port cut short.
+        url=$(head -n "$(wc -l <"$log")" "$log" | sed -n 's/^parley-server listening on //p')
         [ -n "$url" ] && break
         sleep 0.1
     done
