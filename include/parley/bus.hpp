@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
 
@@ -140,6 +141,68 @@ public:
     }
     /// This node removed the room.
     virtual void room_removed(const std::string& node, const std::string& room_id) {
+        (void)node;
+        (void)room_id;
+    }
+
+    // ---- room members: the member list cluster-wide ----------------------------------
+
+    /// A member listed on another node, as `read_members` reports it.
+    struct RemoteMember {
+        std::string node;
+        std::string member;  ///< its id on that node (unique there)
+        std::string nick;
+    };
+    /// A change to a room's list on another node, or news about a node as a whole.
+    struct MemberEvent {
+        enum class Kind {
+            listed,     ///< `node`'s `member` is in the room as `nick` (joined, or renamed)
+            unlisted,   ///< `node`'s `member` left the room
+            node_gone,  ///< `node` stopped or its liveness expired: all its members left
+            resync      ///< the list may have missed changes: read it again
+        };
+        Kind kind = Kind::listed;
+        std::string node;
+        std::string member;
+        std::string nick;
+    };
+    using MemberHandler = std::function<void(const MemberEvent&)>;
+    using MembersDone = std::function<void(std::optional<std::vector<RemoteMember>>)>;
+
+    /// True when the Bus keeps each room's member list cluster-wide: Hubs then
+    /// list members through `member_listed` / `member_unlisted`, read the others'
+    /// with `read_members` and follow them with `watch_members`.
+    virtual bool shares_members() const { return false; }
+    /// `member` of `node` is in `room_id` as `nick` (a join or a rename); `frame`
+    /// is the presence or nick_changed broadcast, published with the change.
+    virtual void member_listed(const std::string& node, const std::string& room_id, const std::string& member,
+                               const std::string& nick, SharedFrame frame) {
+        (void)member;
+        (void)nick;
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+    }
+    /// `member` of `node` left `room_id`; `frame` is the presence broadcast.
+    virtual void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
+                                 SharedFrame frame) {
+        (void)member;
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+    }
+    /// The members other nodes list in `room_id`, read once the room's
+    /// subscription is confirmed (so later changes arrive through `watch_members`);
+    /// nullopt when the backend is unreachable. `done` may run on any thread.
+    virtual void read_members(const std::string& node, const std::string& room_id, MembersDone done) {
+        (void)node;
+        (void)room_id;
+        done(std::vector<RemoteMember>{});
+    }
+    /// Reports other nodes' changes to `room_id`'s list to `handler` (any thread)
+    /// until `unwatch_members`.
+    virtual void watch_members(const std::string& node, const std::string& room_id, MemberHandler handler) {
+        (void)node;
+        (void)room_id;
+        (void)handler;
+    }
+    virtual void unwatch_members(const std::string& node, const std::string& room_id) {
         (void)node;
         (void)room_id;
     }

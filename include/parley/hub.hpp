@@ -3,6 +3,7 @@
 
 #include <parley/bus.hpp>
 #include <parley/detail/events.hpp>
+#include <parley/detail/remote_members.hpp>
 #include <parley/detail/request.hpp>
 #include <parley/frame.hpp>
 #include <parley/fwd.hpp>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -49,6 +51,8 @@ public:
           record_(std::move(record)),
           lane_(transport_.make_lane()),
           cluster_(lobby.bus().assigns_seq()),
+          shares_members_(lobby.bus().shares_members()),
+          remote_(lobby.node_id()),
           next_seq_(record_.last_seq + 1) {}
 
     const std::string& id() const noexcept { return record_.id; }
@@ -139,6 +143,7 @@ private:
         bool typing = false;
         time_point typing_until{};
         time_point typing_broadcast_at{};
+        std::uint64_t listed_as = 0;  // its id in the cluster's member list (kept by a takeover)
     };
 
     /// Runs `work` on this lane, keeping this object alive until then. The
@@ -219,24 +224,36 @@ private:
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
-        if (!cluster_) return start_join(std::move(r));
-        // Clustered: listen first, then learn the room's newest seq, so every
-        // message is either in the replay read below or arrives live.
+        if (!cluster_ && !shares_members_) return start_join(std::move(r));
+        // Clustered: listen first, then learn the room's newest seq and the other
+        // nodes' members, so every message and member change is either in those
+        // reads or arrives live.
         if (!subscribed_) subscribe_bus();
         ++pending_joins_;
+        if (!cluster_) return start_join_when_members_known(std::move(r));
         lobby_.bus().room_head(record_.id, [self = this->shared_from_this(),
                                             r = std::move(r)](std::optional<std::uint64_t> head) mutable {
             self->post([self, r = std::move(r), head]() mutable {
-                --self->pending_joins_;
                 // With members here the subscription is live and delivers in order;
                 // jumping ahead then would drop messages still on their way. So it
                 // would with another join's replay read in flight: that join takes
                 // what arrives meanwhile from the window, which must stay whole.
                 if (head && self->members_.empty() && self->replays_in_flight_ == 0)
                     self->advance_to(*head);
-                self->start_join(std::move(r));
+                self->start_join_when_members_known(std::move(r));
             });
         });
+    }
+
+    /// The join counted in `pending_joins_` goes on once the remote member list is read.
+    void start_join_when_members_known(JoinRequest r) {
+        auto go = [this, r = std::move(r)]() mutable {
+            --pending_joins_;
+            start_join(std::move(r));
+        };
+        if (!shares_members_ || remote_.synced()) return go();
+        members_waiters_.emplace_back(std::move(go));
+        if (!remote_.reading()) read_members();
     }
 
     void start_join(JoinRequest r) {
@@ -291,22 +308,35 @@ private:
                 // sees the name twice, or leave while its owner is here.
                 index_.erase(same->session);
                 index_[r.session] = static_cast<std::size_t>(same - members_.begin());
+                const auto listed_as = same->listed_as;  // the cluster knows it by that id
                 *same = Member{r.client, r.handle, r.session, r.nick, r.author};
+                same->listed_as = listed_as;
                 took_over = true;
             } else {
                 index_[r.session] = members_.size();
                 members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
+                members_.back().listed_as = r.session;
                 if (!subscribed_) subscribe_bus();
             }
         }
         std::vector<std::string_view> nicks;
-        nicks.reserve(members_.size());
+        nicks.reserve(members_.size() + remote_.size());
         for (const auto& m : members_) nicks.push_back(m.nick);
+        if (remote_.size()) {
+            // A nick on two nodes at once (reclaimed elsewhere, its leave on its way) is listed once.
+            std::unordered_set<std::string_view> seen(nicks.begin(), nicks.end());
+            remote_.for_each_nick([&](const std::string& nick) {
+                if (seen.insert(nick).second) nicks.push_back(nick);
+            });
+        }
         lobby_.deliver(r.client, r.handle,
                        make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
                                                         messages, record_.epoch, complete)));
         if (!rejoin && !took_over) {
-            broadcast(make_frame(detail::encode_presence(record_.id, "join", r.nick)), r.session);
+            auto frame = make_frame(detail::encode_presence(record_.id, "join", r.nick));
+            broadcast_local(frame, r.session);
+            lobby_.bus().member_listed(lobby_.node_id(), record_.id, std::to_string(r.session), r.nick,
+                                       std::move(frame));
             lobby_.room_members_changed(record_.id, members_.size());
         }
         lobby_.join_finished(r.client, record_.id, this->shared_from_this());
@@ -328,7 +358,10 @@ private:
         }
         members_.pop_back();
         if (reply_ref) reply(gone, detail::encode_left(*reply_ref, record_.id));
-        broadcast(make_frame(detail::encode_presence(record_.id, "leave", gone.nick)));
+        auto frame = make_frame(detail::encode_presence(record_.id, "leave", gone.nick));
+        broadcast_local(frame);
+        lobby_.bus().member_unlisted(lobby_.node_id(), record_.id, std::to_string(gone.listed_as),
+                                     std::move(frame));
         maybe_unsubscribe();
         lobby_.room_members_changed(record_.id, members_.size());
     }
@@ -337,7 +370,10 @@ private:
         auto* m = find(session);
         if (!m) return;
         m->nick = nick;
-        broadcast(make_frame(detail::encode_nick_changed({}, record_.id, old_nick, nick)), session);
+        const auto listed_as = std::to_string(m->listed_as);
+        auto frame = make_frame(detail::encode_nick_changed({}, record_.id, old_nick, nick));
+        broadcast_local(frame, session);  // may drop slow consumers: `m` is not used after
+        lobby_.bus().member_listed(lobby_.node_id(), record_.id, listed_as, nick, std::move(frame));
     }
 
     // ---- messages --------------------------------------------------------------------------
@@ -656,10 +692,67 @@ private:
             else
                 self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
         });
+        if (shares_members_) watch_members();
     }
     void unsubscribe_bus() {
         subscribed_ = false;
         lobby_.bus().unsubscribe(lobby_.node_id(), record_.id);
+        if (!shares_members_) return;
+        lobby_.bus().unwatch_members(lobby_.node_id(), record_.id);
+        remote_.reset();  // nobody here follows the list any more
+    }
+
+    // ---- the other nodes' members (a Bus that shares_members) ----------------------------
+
+    void watch_members() {
+        std::weak_ptr<Hub> weak = this->shared_from_this();
+        lobby_.bus().watch_members(lobby_.node_id(), record_.id, [weak](const Bus::MemberEvent& event) {
+            if (auto self = weak.lock()) self->post([self, event] { self->on_member_event(event); });
+        });
+    }
+
+    /// Reads the list (the Bus answers once the subscription is confirmed);
+    /// events arriving meanwhile are held by `remote_`.
+    void read_members() {
+        remote_.begin_read();
+        lobby_.bus().read_members(
+            lobby_.node_id(), record_.id,
+            [self = this->shared_from_this(), epoch = remote_.epoch()](
+                std::optional<std::vector<Bus::RemoteMember>> found) mutable {
+                self->post([self, epoch, found = std::move(found)]() mutable {
+                    self->members_read(epoch, std::move(found));
+                });
+            });
+    }
+
+    void members_read(std::uint64_t epoch, std::optional<std::vector<Bus::RemoteMember>> found) {
+        if (epoch != remote_.epoch()) return;  // unsubscribed meanwhile: a later read counts
+        bool again = false;
+        announce(remote_.read_done(std::move(found), again));
+        // Joins waiting go on with this list; a read asked for meanwhile follows.
+        auto waiters = std::move(members_waiters_);
+        members_waiters_.clear();
+        for (auto& go : waiters) go();
+        if (again && subscribed_) read_members();
+    }
+
+    void on_member_event(const Bus::MemberEvent& event) {
+        if (retired_ || !subscribed_) return;
+        bool read_now = false;
+        announce(remote_.on_event(event, read_now));
+        if (read_now) read_members();
+    }
+
+    /// Tells the local members how the other nodes' list changed.
+    void announce(const detail::RemoteMembers::Changes& changes) {
+        using Kind = detail::RemoteMembers::Change::Kind;
+        for (const auto& c : changes) {
+            if (c.kind == Kind::rename)
+                broadcast_local(make_frame(detail::encode_nick_changed({}, record_.id, c.old_nick, c.nick)));
+            else
+                broadcast_local(make_frame(
+                    detail::encode_presence(record_.id, c.kind == Kind::join ? "join" : "leave", c.nick)));
+        }
     }
     /// Leaves the room's channel once nobody here listens or is about to.
     void maybe_unsubscribe() {
@@ -674,6 +767,10 @@ private:
         typing_timer_armed_ = false;
         if (subscribed_) unsubscribe_bus();
         held_events_.clear();
+        // Joins waiting for the member list finish now (refused: the room is retired).
+        auto waiters = std::move(members_waiters_);
+        members_waiters_.clear();
+        for (auto& go : waiters) go();
     }
 
     Lobby<Transport>& lobby_;
@@ -682,6 +779,7 @@ private:
     const RoomRecord record_;
     typename Transport::lane_type lane_;
     const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
+    const bool shares_members_;  // the Bus keeps the member list cluster-wide
     bool subscribed_ = false;  // on the Bus channel of this room
 
     std::vector<Member> members_;
@@ -691,6 +789,8 @@ private:
     bool filling_gap_ = false;           // reading seqs a live delivery skipped
     std::uint64_t gap_end_ = 0;          // the seq of the event that showed the gap
     std::vector<BusEvent> held_events_;  // sequenced events waiting for that read
+    detail::RemoteMembers remote_;       // the other nodes' members (shares_members_)
+    std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
     bool retired_ = false;

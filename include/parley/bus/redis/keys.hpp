@@ -26,6 +26,15 @@ public:
     std::string node_counts(const std::string& node) const { return prefix_ + "node:" + node + ":counts"; }
     std::string nick(const std::string& folded) const { return prefix_ + "nick:" + folded; }
 
+    // Room member lists: one hash per room, a field per member: `<node>/<member id>`
+    // -> nick. A node's fields share the prefix `<node>/`, so they can be dropped
+    // together; its liveness key says whether they still count.
+    std::string room_members(const std::string& room) const { return tagged(room) + ":members"; }
+    std::string node_alive(const std::string& node) const { return prefix_ + "node:" + node + ":alive"; }
+    static std::string member_field(const std::string& node, const std::string& member) {
+        return node + "/" + member;
+    }
+
     /// The room id in a room channel's name, or empty.
     std::string room_of_channel(const std::string& channel) const {
         const auto head = prefix_ + "chan:room:";

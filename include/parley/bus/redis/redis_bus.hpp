@@ -119,6 +119,7 @@ public:
             self->tick_.cancel(ignored);
             for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
             self->held_nicks_.clear();
+            self->members_stopping();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
                 // Fails what is still in flight: those callbacks are posted on the
                 // strand now, ahead of the waiters.
@@ -418,10 +419,12 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (!up) members_online_ = false;
         if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
+            members_back_online();
             detail::JsonWriter w;
             publish_lobby(w.field("t", "hello").field("node", node_).finish());
             heartbeat();
@@ -451,6 +454,7 @@ private:
                 continue;
             }
             auto rooms = std::move(it->second.counts);
+            node_gone(it->first);  // its members leave the rooms' lists too
             it = remote_.erase(it);
             for (const auto& [id, n] : rooms) report(id);  // the crashed node's members leave the counts
         }
@@ -481,6 +485,7 @@ private:
     void heartbeat() {
         if (!cmd_->up() || node_.empty()) return;
         counts_dirty_ = false;
+        renew_alive();  // this node's member-list fields count while this lives
         detail::JsonWriter w;
         w.field("t", "hb").field("node", node_).key("rooms").begin_array();
         std::vector<std::string> counts{std::to_string(options_.ttl.count())};
@@ -527,6 +532,7 @@ private:
             return;
         }
         const auto room = keys_.room_of_channel(channel);
+        if (member_message(room, payload)) return;
         auto it = rooms_.find(room);
         if (room.empty() || it == rooms_.end()) return;
         // origin \n seq \n author \n frame
@@ -574,8 +580,10 @@ private:
         };
         if (type == "hello") {
             next_heartbeat_ = Clock::now();  // answer on the next tick with our counts
+            resync_members();                // and read the lists it (re)wrote
             return;
         }
+        if (type == "bye") return node_said_bye(node);
         auto& remote = remote_[node];
         remote.expires = Clock::now() + options_.ttl;
         if (type == "room") {
@@ -616,6 +624,18 @@ private:
             event.room.id = id;
             directory_(event);
         }
+    }
+
+    /// A node stopped cleanly: its counts and members go now, not after the TTL.
+    void node_said_bye(const std::string& node) {
+        auto it = remote_.find(node);
+        std::map<std::string, std::size_t> rooms;
+        if (it != remote_.end()) {
+            rooms = std::move(it->second.counts);
+            remote_.erase(it);
+        }
+        for (const auto& [id, n] : rooms) report(id);
+        node_gone(node, false);  // it dropped its own fields from the hashes
     }
 
     /// Tells the Lobby how many members other nodes have in `room_id`.
@@ -661,6 +681,202 @@ private:
     std::atomic<bool> sub_up_{false};
     mutable std::mutex status_mutex_;
     Status status_;
+    // ---- Bus: room members (one block: see docs/scaling.md, "Member lists") ----------------
+    //
+    // Each room's members, all nodes, in the hash `room_members(room)`: field
+    // `<node>/<member>`, value the nick. A change updates the hash and publishes
+    // on the room channel in one script (`origin \n m \n +<member> \n <nick>`, or
+    // `-<member>`). A node's fields count only while its liveness key
+    // (`node_alive`, renewed with the heartbeat) exists: a reader skips and drops
+    // the fields of a dead node, and the survivors drop them (and tell their
+    // Hubs) when its heartbeats stop for a TTL, or at once on its `bye`.
+public:
+    bool shares_members() const override { return true; }
+
+    void member_listed(const std::string& node, const std::string& room_id, const std::string& member,
+                       const std::string& nick, SharedFrame) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, member, nick] {
+            if (self->stopped_) return;
+            self->note_node(node);
+            self->listed_[room_id][member] = nick;
+            // Offline: written back (and announced by `hello`) when both links are up.
+            if (!self->members_online_) return;
+            self->eval(redis_scripts::member_set, {self->keys_.room_members(room_id)},
+                       {RedisKeys::member_field(node, member), nick, self->keys_.room_channel(room_id),
+                        node + "\nm\n+" + member + "\n" + nick});
+        });
+    }
+
+    void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
+                         SharedFrame) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, member] {
+            if (self->stopped_) return;
+            auto room = self->listed_.find(room_id);
+            if (room != self->listed_.end()) {
+                room->second.erase(member);
+                if (room->second.empty()) self->listed_.erase(room);
+            }
+            if (!self->members_online_) return;
+            self->eval(redis_scripts::member_unset, {self->keys_.room_members(room_id)},
+                       {RedisKeys::member_field(node, member), self->keys_.room_channel(room_id),
+                        node + "\nm\n-" + member + "\n"});
+        });
+    }
+
+    /// After the room's subscription is confirmed: HGETALL, then the liveness
+    /// keys of the nodes found; a dead node's fields are skipped and dropped.
+    void read_members(const std::string& node, const std::string& room_id, MembersDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, done = std::move(done)]() mutable {
+            self->note_node(node);
+            if (self->stopped_ || !self->cmd_->up()) return done(std::nullopt);
+            self->sub_->when_subscribed(self->keys_.room_channel(room_id), [self, room_id,
+                                                                             done = std::move(done)]() mutable {
+                self->cmd_->command({"HGETALL", self->keys_.room_members(room_id)},
+                                    [self, room_id, done = std::move(done)](std::optional<RedisReply> r) mutable {
+                                        self->members_found(room_id, std::move(r), std::move(done));
+                                    });
+            });
+        });
+    }
+
+    void watch_members(const std::string& node, const std::string& room_id, MemberHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, handler = std::move(handler)]() mutable {
+            if (self->stopped_) return;
+            self->note_node(node);
+            self->member_watchers_[room_id][node] = std::move(handler);
+        });
+    }
+
+    void unwatch_members(const std::string& node, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id] {
+            auto it = self->member_watchers_.find(room_id);
+            if (it == self->member_watchers_.end()) return;
+            it->second.erase(node);
+            if (it->second.empty()) self->member_watchers_.erase(it);
+        });
+    }
+
+private:
+    void members_found(const std::string& room_id, std::optional<RedisReply> r, MembersDone done) {
+        if (!r || r->kind != RedisReply::Kind::array) return done(std::nullopt);
+        std::vector<RemoteMember> found;
+        std::vector<std::string> nodes;
+        for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+            const auto& field = r->elements[i].str;
+            const auto slash = field.rfind('/');
+            if (slash == std::string::npos) continue;
+            RemoteMember m{field.substr(0, slash), field.substr(slash + 1), r->elements[i + 1].str};
+            if (m.node == node_) continue;  // the Hub knows its own
+            if (std::find(nodes.begin(), nodes.end(), m.node) == nodes.end()) nodes.push_back(m.node);
+            found.push_back(std::move(m));
+        }
+        if (nodes.empty()) return done(std::move(found));
+        std::vector<std::string> mget{"MGET"};
+        for (const auto& n : nodes) mget.push_back(keys_.node_alive(n));
+        cmd_->command(std::move(mget), [self = shared_from_this(), room_id, nodes, found = std::move(found),
+                                        done = std::move(done)](std::optional<RedisReply> alive) mutable {
+            if (!alive || alive->kind != RedisReply::Kind::array || alive->elements.size() != nodes.size())
+                return done(std::nullopt);
+            std::vector<std::string> dead;
+            for (std::size_t i = 0; i < nodes.size(); ++i)
+                if (alive->elements[i].kind == RedisReply::Kind::nil) dead.push_back(nodes[i]);
+            if (!dead.empty()) {
+                found.erase(std::remove_if(found.begin(), found.end(),
+                                           [&](const RemoteMember& m) {
+                                               return std::find(dead.begin(), dead.end(), m.node) != dead.end();
+                                           }),
+                            found.end());
+                for (const auto& n : dead)
+                    self->eval(redis_scripts::node_members, {self->keys_.room_members(room_id)}, {n + "/"});
+            }
+            done(std::move(found));
+        });
+    }
+
+    /// A member change another node published on a room channel; false: not one.
+    bool member_message(const std::string& room, const std::string& payload) {
+        // origin \n m \n (+|-)member \n nick
+        const auto a = payload.find('\n');
+        if (a == std::string::npos || payload.compare(a, 3, "\nm\n") != 0) return false;
+        const auto c = payload.find('\n', a + 3);
+        if (c == std::string::npos || c == a + 3) return true;
+        MemberEvent event;
+        event.node = payload.substr(0, a);
+        event.kind = payload[a + 3] == '+' ? MemberEvent::Kind::listed : MemberEvent::Kind::unlisted;
+        event.member = payload.substr(a + 4, c - a - 4);
+        event.nick = payload.substr(c + 1);
+        if (event.node == node_) return true;
+        auto it = member_watchers_.find(room);
+        if (it == member_watchers_.end()) return true;
+        auto watchers = it->second;  // a handler may unwatch
+        for (auto& [node, handler] : watchers) handler(event);
+        return true;
+    }
+
+    void tell_member_watchers(const MemberEvent& event) {
+        auto all = member_watchers_;
+        for (auto& [room, watchers] : all)
+            for (auto& [node, handler] : watchers) handler(event);
+    }
+
+    /// `node` is gone: every Hub drops its members; `clean_up`: also drop its
+    /// fields from the hashes of the rooms followed here (it cannot any more).
+    void node_gone(const std::string& node, bool clean_up = true) {
+        MemberEvent event;
+        event.kind = MemberEvent::Kind::node_gone;
+        event.node = node;
+        tell_member_watchers(event);
+        if (!clean_up || !cmd_->up()) return;
+        for (const auto& [room, watchers] : member_watchers_)
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, {node + "/"});
+    }
+
+    /// Another node said hello (restarted, or back from an outage), or ours came back.
+    void resync_members() {
+        MemberEvent event;
+        event.kind = MemberEvent::Kind::resync;
+        tell_member_watchers(event);
+    }
+
+    void renew_alive() {
+        if (!cmd_->up() || node_.empty()) return;
+        cmd_->command({"SET", keys_.node_alive(node_), "1", "PX", std::to_string(options_.ttl.count())},
+                      [](std::optional<RedisReply>) {});
+    }
+
+    /// Both links up: liveness first, then this node's fields as they are now
+    /// (Redis may have lost them, or changes failed while away), then the Hubs
+    /// re-read. All on the command link, in order, ahead of the `hello`.
+    void members_back_online() {
+        renew_alive();
+        for (const auto& [room, members] : listed_) {
+            std::vector<std::string> args{node_ + "/"};
+            for (const auto& [member, nick] : members) {
+                args.push_back(RedisKeys::member_field(node_, member));
+                args.push_back(nick);
+            }
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, std::move(args));
+        }
+        members_online_ = !node_.empty();
+        resync_members();
+    }
+
+    /// Clean stop: drop this node's fields and liveness, and say `bye`.
+    void members_stopping() {
+        member_watchers_.clear();
+        if (!cmd_->up() || node_.empty()) return;
+        for (const auto& [room, members] : listed_)
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, {node_ + "/"});
+        listed_.clear();
+        cmd_->command({"DEL", keys_.node_alive(node_)}, [](std::optional<RedisReply>) {});
+        detail::JsonWriter w;
+        publish_lobby(w.field("t", "bye").field("node", node_).finish());
+    }
+
+    // Strand only.
+    std::map<std::string, std::map<std::string, std::string>> listed_;  // room -> member -> nick, ours
+    std::map<std::string, std::map<std::string, MemberHandler>> member_watchers_;  // room -> node -> handler
+    bool members_online_ = false;  // liveness set and our fields written since both links came up
 };
 
 PARLEY_NAMESPACE_END

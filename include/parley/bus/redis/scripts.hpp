@@ -89,5 +89,40 @@ if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 )lua";
 
+/// Lists a member in a room and publishes the change, atomically, so a reader
+/// that subscribed first either finds it in the hash or gets the event later.
+/// KEYS: the room's member hash. ARGV: field, nick, channel, payload.
+inline constexpr const char* member_set = R"lua(
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+)lua";
+
+/// Unlists a member and publishes the change, atomically.
+/// KEYS: the room's member hash. ARGV: field, channel, payload.
+inline constexpr const char* member_unset = R"lua(
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+)lua";
+
+/// Replaces one node's fields in a room's member hash (none: drops them; a
+/// stopped or dead node's, or a node's own after an outage).
+/// KEYS: the room's member hash. ARGV: the node's field prefix, then field / nick pairs.
+/// Returns how many fields of that node were dropped.
+inline constexpr const char* node_members = R"lua(
+local dropped = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, #ARGV[1]) == ARGV[1] then
+    redis.call('HDEL', KEYS[1], f)
+    dropped = dropped + 1
+  end
+end
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return dropped
+)lua";
+
 }  // namespace redis_scripts
 PARLEY_NAMESPACE_END

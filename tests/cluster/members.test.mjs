@@ -1,0 +1,90 @@
+// Cluster-wide member lists: a joiner's `joined` members hold every node's
+// members, and a node that leaves (cleanly or by kill -9) takes its members along.
+
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, member, redisCommand, startNode, startRedis } from './cluster.mjs';
+
+const started = [];
+afterEach(async () => {
+  for (const p of started.splice(0).reverse()) await p.kill();
+});
+async function track(promise) {
+  const p = await promise;
+  started.push(p);
+  return p;
+}
+
+const HASH = 'parley:{room:general}:members';
+const hashSize = async (redis) => Number((await redisCommand(redis.port, 'HLEN', HASH)).replace(/^:/, ''));
+const left = (client, nick) => (f) => f.type === 'presence' && f.event === 'leave' && f.nick === nick;
+
+describe('member lists across nodes', () => {
+  test('a joiner on B is told the members on A; leaves and renames there follow', async () => {
+    const redis = await track(startRedis());
+    const a = await track(startNode(redis, { name: 'list-a' }));
+    const b = await track(startNode(redis, { name: 'list-b' }));
+    const alice = await member(a, 'alice');
+    const kim = await member(a, 'kim');
+    const bob = await member(b, 'bob');
+    assert.deepEqual([...bob.joined.members].sort(), ['alice', 'bob', 'kim']);
+    await alice.next((f) => f.type === 'presence' && f.event === 'join' && f.nick === 'bob');
+    assert.equal(await hashSize(redis), 3);
+
+    alice.send({ type: 'leave', room: 'general' });
+    await bob.next(left(bob, 'alice'));
+    kim.send({ type: 'nick', nick: 'kimberly' });
+    await bob.next((f) => f.type === 'nick_changed' && f.room === 'general' && f.old === 'kim' && f.nick === 'kimberly');
+
+    const dave = await member(b, 'dave');
+    assert.deepEqual([...dave.joined.members].sort(), ['bob', 'dave', 'kimberly']);
+    assert.equal(await hashSize(redis), 3);
+    for (const c of [alice, kim, bob, dave]) await c.close();
+    await eventually(async () => (await hashSize(redis)) === 0);
+  });
+
+  test('kill -9 a node: within the TTL its members leave the list on the others', async () => {
+    const redis = await track(startRedis());
+    const ttlMs = 2000;
+    const a = await track(startNode(redis, { ttl: '2s', name: 'doomed' }));
+    const b = await track(startNode(redis, { ttl: '2s', name: 'survivor' }));
+    await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    assert.deepEqual([...bob.joined.members].sort(), ['alice', 'bob']);
+
+    const killedAt = Date.now();
+    await a.stop('SIGKILL');
+    await bob.next(left(bob, 'alice'), 3 * ttlMs + 3000);
+    const took = Date.now() - killedAt;
+    // Dropped on the survivor's tick (every ttl/6) once `ttl` passed without a
+    // heartbeat, which may itself be ttl/3 old; 3 s for a busy 2-core machine.
+    const bound = ttlMs + ttlMs / 3 + 3000;
+    assert.ok(took <= bound, `left after ${took} ms (TTL ${ttlMs} ms, bound ${bound} ms)`);
+
+    const dave = await member(b, 'dave');
+    assert.deepEqual([...dave.joined.members].sort(), ['bob', 'dave']);
+    await eventually(async () => (await hashSize(redis)) === 2);  // the survivor dropped alice's entry
+    await bob.close();
+    await dave.close();
+  });
+
+  test('a node stopping cleanly takes its members out at once, not after the TTL', async () => {
+    const redis = await track(startRedis());
+    const a = await track(startNode(redis, { ttl: '20s', name: 'leaving' }));
+    const b = await track(startNode(redis, { ttl: '20s', name: 'staying' }));
+    await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    assert.deepEqual([...bob.joined.members].sort(), ['alice', 'bob']);
+
+    const stoppedAt = Date.now();
+    const stopped = a.stop('SIGTERM');
+    await bob.next(left(bob, 'alice'), 8000);
+    assert.ok(Date.now() - stoppedAt < 8000, 'well before the 20 s TTL');
+    assert.equal((await stopped).code, 0);
+    assert.equal(await hashSize(redis), 1);
+    const dave = await member(b, 'dave');
+    assert.deepEqual([...dave.joined.members].sort(), ['bob', 'dave']);
+    await bob.close();
+    await dave.close();
+  });
+});
