@@ -1,5 +1,6 @@
 // The cluster directory seams of the Bus: nickname look-ups, room names unique
-// cluster-wide, and direct messages only to connected holders. Two Lobbies share one in-memory fake of a
+// cluster-wide, direct messages only to connected holders, and the retried read
+// of seqs a live delivery skipped. Two Lobbies share one in-memory fake of a
 // Redis-like backend on the manual executor, so every schedule is replayed exactly.
 #include "behaviour_fixture.hpp"
 
@@ -31,6 +32,9 @@ using namespace std::chrono_literals;
 class FakeDirectory final : public Bus {
 public:
     bool down = false;
+    std::string lose_next_for;    // this node misses the next sequenced delivery
+    std::size_t failing_reads = 0;  // store reads that fail before they work again
+    std::size_t reads = 0;          // store reads asked for
 
     void subscribe(const std::string& node, const std::string& room, Handler handler) override {
         subscribers_[room][node] = std::move(handler);
@@ -115,6 +119,10 @@ private:
         auto targets = subscribers_[event.room_id];
         for (auto& [node, handler] : targets) {
             if (event.seq == 0 && node == event.origin_node) continue;
+            if (event.seq != 0 && node == lose_next_for) {
+                lose_next_for.clear();
+                continue;
+            }
             handler(event);
         }
     }
@@ -123,7 +131,7 @@ private:
     std::map<std::string, DirectHandler> direct_;
 };
 
-/// History from the fake's streams.
+/// History from the fake's streams; a read fails while `failing_reads` lasts.
 class FakeDirectoryStore final : public Store {
 public:
     explicit FakeDirectoryStore(std::shared_ptr<FakeDirectory> cluster) : cluster_(std::move(cluster)) {}
@@ -139,7 +147,13 @@ public:
     void append(const std::string&, StoredMessagePtr) override {}
     void mark_deleted(const std::string&, StoredMessagePtr) override {}
     void read(const std::string& room, HistoryQuery q, ReadDone done) override {
+        ++cluster_->reads;
         HistoryPage page;
+        if (cluster_->failing_reads > 0) {
+            --cluster_->failing_reads;
+            page.failed = true;
+            return done(std::move(page));
+        }
         for (const auto& m : cluster_->streams[room])
             if (m->message.seq > q.after && (q.before == 0 || m->message.seq < q.before))
                 page.messages.push_back(m);
@@ -188,6 +202,13 @@ std::string availability(TwoNodes& c, Lobby<MockTransport>& lobby, const std::st
 std::string last_error(const MockPeer& peer) {
     const auto e = peer.last("error");
     return e ? (*e)["code"].GetString() : "";
+}
+
+std::vector<std::string> messages(const MockPeer& peer) {
+    std::vector<std::string> out;
+    for (const auto& m : peer.all("message"))
+        out.push_back(std::to_string(m["seq"].GetUint64()) + ":" + m["text"].GetString());
+    return out;
 }
 
 void create_room(MockPeer& peer, const std::string& name) {
@@ -349,4 +370,82 @@ TEST_CASE("cluster directory: a direct message to a nickname in grace on another
     c.t.run_until_idle();
     CHECK(back.count("dm") == 1);
     CHECK(error_codes(bob).size() == 2);
+}
+
+// ---- gap reads -------------------------------------------------------------------------------
+
+namespace {
+
+/// Alice on A and Bob on B in general; B's subscription then misses m2, so m3
+/// shows B a gap and B reads m2 from the store.
+void gap_on_b(TwoNodes& c, MockPeer& alice, MockPeer& bob) {
+    hello(alice, "alice");
+    hello(bob, "bob");
+    join(alice, "general");
+    join(bob, "general");
+    c.t.run_until_idle();
+    say(alice, "m1");
+    c.t.run_until_idle();
+    c.cluster->lose_next_for = "B";
+    say(alice, "m2");
+    c.t.run_until_idle();
+    c.cluster->reads = 0;
+}
+
+}  // namespace
+
+TEST_CASE("cluster directory: a failed gap read is retried with doubling backoff, order kept") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    gap_on_b(c, alice, bob);
+    c.cluster->failing_reads = 3;
+    say(alice, "m3");
+    c.t.run_until_idle();
+    CHECK(c.cluster->reads == 1);
+    say(alice, "m4");  // held behind the gap
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1"});
+
+    c.t.advance(99ms);
+    CHECK(c.cluster->reads == 1);
+    c.t.advance(1ms);  // 100 ms after the first failure
+    CHECK(c.cluster->reads == 2);
+    c.t.advance(199ms);
+    CHECK(c.cluster->reads == 2);
+    c.t.advance(1ms);  // 200 ms after the second
+    CHECK(c.cluster->reads == 3);
+    c.t.advance(400ms);  // the fourth read works
+    CHECK(c.cluster->reads == 4);
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1", "2:m2", "3:m3", "4:m4"});
+    const auto m = c.b.metrics().snapshot();
+    CHECK(m.gap_read_retries == 3);
+    CHECK(m.gap_reads_failed == 0);
+}
+
+TEST_CASE("cluster directory: a gap read failing every attempt is given up after the last, then skipped") {
+    TwoNodes c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    gap_on_b(c, alice, bob);
+    const auto& limits = c.b.limits();
+    REQUIRE(limits.gap_read_attempts == 8);
+    c.cluster->failing_reads = 100;
+    say(alice, "m3");
+    c.t.run_until_idle();
+    // 100, 200, 400, 800, 1600, then capped at 2000 ms: 7.1 s for 7 retries.
+    c.t.advance(7099ms);
+    CHECK(c.cluster->reads == 7);
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1"});
+    c.t.advance(1ms);
+    CHECK(c.cluster->reads == 8);
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1", "3:m3"});
+    c.t.advance(10s);
+    CHECK(c.cluster->reads == 8);  // not asked again
+    const auto m = c.b.metrics().snapshot();
+    CHECK(m.gap_read_retries == 7);
+    CHECK(m.gap_reads_failed == 1);
+
+    c.cluster->failing_reads = 0;
+    say(alice, "m4");
+    c.t.run_until_idle();
+    CHECK(messages(bob) == std::vector<std::string>{"1:m1", "3:m3", "4:m4"});
 }
