@@ -1,11 +1,11 @@
 // parley-server: the REST API under /api/ (except the SSE feed, sse.hpp).
 //
 //   GET  /api/rooms                                  {rooms:[{id,name,members}]}
-//   POST /api/rooms {name}                           201 {room} | 400 | 409 | 413 | 415
+//   POST /api/rooms {name}                           201 {room} | 400 | 409 | 413 | 415 | 503
 //   GET  /api/rooms/{id}                             {room} | 404
 //   GET  /api/rooms/{id}/messages?before=&limit=     {room, messages:[..], complete}
 //   GET  /api/rooms/{id}/messages?q=&limit=&offset=  {room, q, offset, messages:[..], more}
-//   GET  /api/nicknames/{nick}                       {nick, available} | 400
+//   GET  /api/nicknames/{nick}                       {nick, available} | 400 | 503 (cluster down)
 //
 // Every request that needs the Lobby defers its response; the Lobby answers on
 // its own lane and `respond_later` completes it on the connection's strand.
@@ -97,6 +97,7 @@ private:
             case ErrorCode::nick_taken:
                 return 409;
             case ErrorCode::server_busy:
+            case ErrorCode::unavailable:
                 return 503;
             case ErrorCode::not_supported:
                 return 501;
@@ -125,6 +126,8 @@ private:
                 return "the server is shutting down";
             case ErrorCode::not_supported:
                 return "this server's store cannot search";
+            case ErrorCode::unavailable:
+                return "the chat cluster (Redis) is unreachable; retry later";
             default:
                 return std::string(parley::to_string(code));
         }

@@ -86,6 +86,12 @@ inline std::string metrics_text(const parley::MetricsSnapshot& m, const ServerGa
            m.policy_closes);
     metric("parley_protocol_closes_total", "counter",
            "Connections closed with 1007 or 1009 for bad frames.", m.protocol_closes);
+    metric("parley_gap_read_retries_total", "counter",
+           "Clustered: reads of messages a live delivery skipped, tried again after a failed read.",
+           m.gap_read_retries);
+    metric("parley_gap_reads_failed_total", "counter",
+           "Clustered: skipped messages given up because every read attempt failed.",
+           m.gap_reads_failed);
 
     out.append("# HELP parley_errors_total Error replies sent, by code.\n");
     out.append("# TYPE parley_errors_total counter\n");

@@ -107,12 +107,48 @@ public:
         (void)token;
     }
 
+    // ---- cluster directory: nickname look-ups, room names, who is connected ------------
+
+    using HeldDone = std::function<void(std::optional<bool> held)>;
+    /// Whether some node holds nickname `key` (a folded nickname) in the cluster;
+    /// nullopt when the backend is unreachable. The Lobby asks only after its own
+    /// registry; a single process has nobody else, so: not held.
+    virtual void nick_held(const std::string& key, HeldDone done) {
+        (void)key;
+        done(false);
+    }
+    /// True when room names must also be claimed through `claim_room_name`.
+    virtual bool shares_room_names() const { return false; }
+    /// Claims room name `key` (a folded name) for the room `room_id`: granted when
+    /// it is free or already held for `room_id` (a permanent room every node
+    /// holds under one id), taken when another room holds it. Kept until
+    /// `release_room_name`. `done` may run on any thread.
+    virtual void claim_room_name(const std::string& key, const std::string& room_id, ClaimDone done) {
+        (void)key;
+        (void)room_id;
+        done(NickClaim::granted);
+    }
+    /// Gives `key` up if the room `room_id` still holds it (the room was removed).
+    virtual void release_room_name(const std::string& key, const std::string& room_id) {
+        (void)key;
+        (void)room_id;
+    }
+    /// The holder of nickname `key` (claimed with `token`) is connected here
+    /// (true), or dropped and in reconnect grace (false). Direct messages from
+    /// other nodes reach only a connected holder, as on a single node.
+    virtual void nick_online(const std::string& key, const std::string& token, bool online) {
+        (void)key;
+        (void)token;
+        (void)online;
+    }
+
     // ---- direct messages to users on other nodes ----------------------------------------
 
     using DirectHandler = std::function<void(const std::string& key, const SharedFrame& frame)>;
     using DirectDone = std::function<void(bool sent)>;
     /// Sends an encoded `dm` frame to whoever holds nickname `key` on another
-    /// node; `done(false)` when nobody holds it (or the backend is unreachable).
+    /// node; `done(false)` when nobody connected holds it (see `nick_online`) or
+    /// the backend is unreachable.
     virtual void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
                              DirectDone done) {
         (void)origin_node;

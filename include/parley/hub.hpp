@@ -461,15 +461,42 @@ private:
     void fill_gap(const BusEvent& event) {
         filling_gap_ = true;
         gap_end_ = event.seq;
+        gap_attempts_ = 0;
         held_events_.push_back(event);
-        const std::uint64_t missing = event.seq - next_seq_;
+        read_gap();
+    }
+
+    void read_gap() {
+        ++gap_attempts_;
+        const std::uint64_t missing = gap_end_ - next_seq_;
         const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(missing, limits_.history_window));
-        lobby_.store().read(record_.id, HistoryQuery{event.seq - 1 - limit, event.seq, limit},
+        lobby_.store().read(record_.id, HistoryQuery{gap_end_ - 1 - limit, gap_end_, limit},
                             [self = this->shared_from_this()](HistoryPage page) {
                                 self->post([self, page = std::move(page)]() mutable {
-                                    self->gap_filled(std::move(page.messages));
+                                    self->gap_read(std::move(page));
                                 });
                             });
+    }
+
+    /// A failed read is tried again with backoff (see `Limits::gap_read_backoff`),
+    /// the held events still waiting; after the last attempt the gap is skipped.
+    void gap_read(HistoryPage page) {
+        if (retired_) return gap_filled({});
+        if (!page.failed) return gap_filled(std::move(page.messages));
+        if (gap_attempts_ >= limits_.gap_read_attempts) {
+            Metrics::add(lobby_.metrics().gap_reads_failed);
+            return gap_filled({});
+        }
+        Metrics::add(lobby_.metrics().gap_read_retries);
+        auto delay = limits_.gap_read_backoff;
+        for (std::size_t i = 1; i < gap_attempts_ && delay < limits_.gap_read_backoff_max; ++i) delay *= 2;
+        gap_timer_armed_ = true;
+        gap_timer_ = transport_.start_timer(lane_, std::min(delay, limits_.gap_read_backoff_max),
+                                            [self = this->shared_from_this()] {
+                                                self->gap_timer_armed_ = false;
+                                                if (self->retired_) return self->gap_filled({});
+                                                self->read_gap();
+                                            });
     }
 
     void gap_filled(std::vector<StoredMessagePtr> found) {
@@ -765,6 +792,9 @@ private:
         ++typing_generation_;
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = false;
+        if (gap_timer_armed_) transport_.cancel_timer(gap_timer_);
+        gap_timer_armed_ = false;
+        filling_gap_ = false;
         if (subscribed_) unsubscribe_bus();
         held_events_.clear();
         // Joins waiting for the member list finish now (refused: the room is retired).
@@ -789,6 +819,9 @@ private:
     bool filling_gap_ = false;           // reading seqs a live delivery skipped
     std::uint64_t gap_end_ = 0;          // the seq of the event that showed the gap
     std::vector<BusEvent> held_events_;  // sequenced events waiting for that read
+    std::size_t gap_attempts_ = 0;       // reads of the current gap so far
+    typename Transport::timer_type gap_timer_{};
+    bool gap_timer_armed_ = false;       // a failed gap read waits to be tried again
     detail::RemoteMembers remote_;       // the other nodes' members (shares_members_)
     std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;

@@ -48,6 +48,15 @@ struct Limits {
     std::size_t join_history_default = 50;
     /// Largest page a `history` request (or `join` with `history`) returns.
     std::size_t max_history_page = 200;
+    /// Clustered: when a live delivery skips seqs (a pub/sub message lost across a
+    /// reconnect) the missing ones are read from the shared history; a failed read
+    /// is tried again after `gap_read_backoff`, doubling up to `gap_read_backoff_max`,
+    /// `gap_read_attempts` reads in all (about 7 s with these: a Redis failover or
+    /// restart). Meanwhile newer messages wait, so members never see them out of
+    /// order; after the last attempt the missing ones are skipped for good.
+    std::chrono::milliseconds gap_read_backoff{100};
+    std::chrono::milliseconds gap_read_backoff_max{2000};
+    std::size_t gap_read_attempts = 8;
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most

@@ -130,9 +130,7 @@ public:
         post([this, name = std::move(name), done = std::move(done)] {
             if (!detail::is_valid_room_name(name, limits_))
                 return done(ErrorCode::room_name_invalid, RoomInfo{});
-            RoomInfo info;
-            auto failure = make_room(name, info);
-            done(failure, info);
+            make_room(name, done);
         });
     }
 
@@ -175,12 +173,19 @@ public:
         });
     }
 
-    /// Whether `nick` is valid and free; `done(failure)` with nick_invalid or nick_taken.
+    /// Whether `nick` is valid and free cluster-wide; `done(failure)` with
+    /// nick_invalid, nick_taken, or unavailable (a clustered Bus cannot be asked).
     void nick_available(std::string nick, std::function<void(Failure)> done) {
         post([this, nick = std::move(nick), done = std::move(done)] {
             if (!detail::is_valid_nick(nick, limits_)) return done(ErrorCode::nick_invalid);
-            done(nicks_.count(detail::fold_ascii_case(nick)) ? Failure(ErrorCode::nick_taken)
-                                                            : std::nullopt);
+            const auto key = detail::fold_ascii_case(nick);
+            if (nicks_.count(key)) return done(ErrorCode::nick_taken);
+            bus_->nick_held(key, [this, done](std::optional<bool> held) {
+                post([done, held] {
+                    if (!held) return done(ErrorCode::unavailable);
+                    done(*held ? Failure(ErrorCode::nick_taken) : std::nullopt);
+                });
+            });
         });
     }
 
@@ -320,6 +325,7 @@ private:
                 entry.grace_armed = false;
                 entry.owner = client;
                 entry.nick = nick;
+                bus_->nick_online(key, entry.token, true);
             } else if (bus_->shares_nicknames()) {
                 // Cluster-wide: the token proves a claim made on another node.
                 auto claim_token = token.empty() ? random_.hex(2) : token;
@@ -372,6 +378,7 @@ private:
             it->second.owner = client;
             it->second.nick = nick;
         }
+        bus_->nick_online(key, token, true);
         Metrics::add(metrics_.identified_sessions);
         client->identified(it->second.nick, it->second.token, ref);
     }
@@ -423,6 +430,7 @@ private:
         NickEntry entry = std::move(old_it->second);
         nicks_.erase(old_it);
         bus_->release_nick(old_key, token);
+        bus_->nick_online(key, token, true);
         entry.nick = nick;
         nicks_[key] = std::move(entry);
         client->renamed(nick, std::move(ref));
@@ -468,6 +476,7 @@ private:
         }
         auto& entry = it->second;
         entry.owner = nullptr;
+        bus_->nick_online(it->first, entry.token, false);  // in grace: not reachable by DMs
         entry.reserved_until = transport_.now() + limits_.nick_reclaim_grace;
         if (entry.grace_armed) transport_.cancel_timer(entry.grace_timer);
         entry.grace_armed = true;
@@ -509,12 +518,37 @@ private:
         if (!rooms_.at(id).permanent) arm_room_ttl(id);
     }
 
-    Failure make_room(const std::string& name, RoomInfo& out) {
+    Failure room_refusal(const std::string& name) const {
         if (stopping_) return ErrorCode::server_busy;
         if (rooms_.size() >= limits_.max_rooms) return ErrorCode::too_many_rooms;
         if (room_names_.count(detail::fold_ascii_case(name))) return ErrorCode::room_exists;
+        return std::nullopt;
+    }
+
+    /// Creates a room; with a Bus that shares room names, once the name is
+    /// claimed cluster-wide. `done(failure, room)` runs on this lane.
+    void make_room(const std::string& name, std::function<void(Failure, RoomInfo)> done) {
+        if (auto failure = room_refusal(name)) return done(failure, RoomInfo{});
+        if (!bus_->shares_room_names()) return done(std::nullopt, add_new_room(name, new_room_id()));
+        const auto key = detail::fold_ascii_case(name);
+        auto id = new_room_id();
+        bus_->claim_room_name(key, id, [this, name, key, id, done](NickClaim result) {
+            post([this, name, key, id, done, result] {
+                if (result == NickClaim::taken) return done(ErrorCode::room_exists, RoomInfo{});
+                if (result == NickClaim::unavailable) return done(ErrorCode::unavailable, RoomInfo{});
+                // Checked again: the lane ran other work while Redis answered.
+                if (auto failure = room_refusal(name)) {
+                    bus_->release_room_name(key, id);
+                    return done(failure, RoomInfo{});
+                }
+                done(std::nullopt, add_new_room(name, id));
+            });
+        });
+    }
+
+    RoomInfo add_new_room(const std::string& name, const std::string& new_id) {
         RoomRecord record;
-        record.id = new_room_id();
+        record.id = new_id;
         record.name = name;
         record.epoch = random_.hex(1);
         store_->save_room(record);
@@ -522,27 +556,29 @@ private:
         add_room(std::move(record));
         Metrics::add(metrics_.rooms_created);
         bus_->room_changed(node_id_, rooms_.at(id).hub->record(), 0);
-        out = info(rooms_.at(id));
         publish_room(id);
-        return std::nullopt;
+        return info(rooms_.at(id));
     }
 
     void create_room_for(ClientPtr client, std::string name, detail::Ref ref) {
         post([this, client = std::move(client), name = std::move(name), ref = std::move(ref)] {
-            RoomInfo room;
-            if (auto failure = make_room(name, room)) {
-                const std::string message =
-                    *failure == ErrorCode::room_exists
-                        ? "a room named " + name + " exists"
-                        : *failure == ErrorCode::too_many_rooms
-                              ? "at most " + std::to_string(limits_.max_rooms) + " rooms"
-                              : "the server is shutting down";
-                return refuse(client, ref, *failure, message);
-            }
-            deliver(client, client->handle(),
-                    make_frame(detail::encode_room_event("room_created", ref, room)));
-            client->complete();
+            make_room(name, [this, client, name, ref](Failure failure, RoomInfo room) {
+                if (failure) return refuse(client, ref, *failure, room_refusal_text(*failure, name));
+                deliver(client, client->handle(),
+                        make_frame(detail::encode_room_event("room_created", ref, room)));
+                client->complete();
+            });
         });
+    }
+
+    std::string room_refusal_text(ErrorCode code, const std::string& name) const {
+        switch (code) {
+            case ErrorCode::room_exists: return "a room named " + name + " exists";
+            case ErrorCode::too_many_rooms: return "at most " + std::to_string(limits_.max_rooms) + " rooms";
+            case ErrorCode::unavailable:
+                return "room names cannot be checked: the chat cluster is unreachable; retry later";
+            default: return "the server is shutting down";
+        }
     }
 
     void route_join(std::string room, typename Hub<Transport>::JoinRequest join) {
@@ -592,8 +628,12 @@ private:
     void remove_room(const std::string& id, bool announce = true) {
         auto it = rooms_.find(id);
         if (it == rooms_.end()) return;
+        const auto name_key = detail::fold_ascii_case(it->second.hub->name());
         if (announce) bus_->room_removed(node_id_, id);
-        room_names_.erase(detail::fold_ascii_case(it->second.hub->name()));
+        // Also when told by another node: the release is id-checked, and the node
+        // that claimed the name must forget it (or it would claim it again).
+        if (!it->second.permanent) bus_->release_room_name(name_key, id);
+        room_names_.erase(name_key);
         rooms_.erase(it);
         dirty_rooms_.erase(id);
         store_->remove_room(id);

@@ -29,6 +29,8 @@ struct MetricsSnapshot {
     std::uint64_t slow_consumer_closes = 0;
     std::uint64_t policy_closes = 0;
     std::uint64_t protocol_closes = 0;  ///< 1007 and 1009
+    std::uint64_t gap_read_retries = 0;  ///< clustered: reads of skipped seqs tried again after a failure
+    std::uint64_t gap_reads_failed = 0;  ///< clustered: skipped seqs given up after the last read failed
     std::array<std::uint64_t, error_code_count> errors{};
 
     std::uint64_t errors_total() const noexcept {
@@ -62,6 +64,8 @@ public:
     Counter slow_consumer_closes{0};
     Counter policy_closes{0};
     Counter protocol_closes{0};
+    Counter gap_read_retries{0};
+    Counter gap_reads_failed{0};
     std::array<Counter, error_code_count> errors{};
 
     static void add(Counter& c, std::uint64_t n = 1) noexcept {
@@ -92,6 +96,8 @@ public:
         s.slow_consumer_closes = r(slow_consumer_closes);
         s.policy_closes = r(policy_closes);
         s.protocol_closes = r(protocol_closes);
+        s.gap_read_retries = r(gap_read_retries);
+        s.gap_reads_failed = r(gap_reads_failed);
         for (std::size_t i = 0; i < error_code_count; ++i) s.errors[i] = r(errors[i]);
         return s;
     }

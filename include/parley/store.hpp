@@ -25,6 +25,7 @@ struct HistoryQuery {
 /// Messages in ascending `seq`, tombstones included.
 struct HistoryPage {
     std::vector<StoredMessagePtr> messages;
+    bool failed = false;  ///< the backend could not be read (unreachable); `messages` is empty
 };
 
 /// A full-text search in one room. `text` is what a person typed: words, not a

@@ -25,6 +25,10 @@ public:
     std::string direct_channel() const { return prefix_ + "chan:dm"; }
     std::string node_counts(const std::string& node) const { return prefix_ + "node:" + node + ":counts"; }
     std::string nick(const std::string& folded) const { return prefix_ + "nick:" + folded; }
+    /// Set while the nickname's holder is connected (not in reconnect grace).
+    std::string online(const std::string& folded) const { return prefix_ + "online:" + folded; }
+    /// Claimed by the room holding this name (folded), so names are unique cluster-wide.
+    std::string room_name(const std::string& folded) const { return prefix_ + "roomname:" + folded; }
 
     // Room member lists: one hash per room, a field per member: `<node>/<member id>`
     // -> nick. A node's fields share the prefix `<node>/`, so they can be dropped

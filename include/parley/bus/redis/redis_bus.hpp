@@ -117,7 +117,11 @@ public:
             self->rooms_.clear();
             asio::error_code ignored;
             self->tick_.cancel(ignored);
-            for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
+            for (auto& [key, token] : self->online_nicks_)
+                self->eval(redis_scripts::release, {self->keys_.online(key)}, {token});
+            self->online_nicks_.clear();
+            for (auto& [key, token] : self->held_nicks_)
+                self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
             self->held_nicks_.clear();
             self->members_stopping();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
@@ -296,7 +300,58 @@ public:
         asio::dispatch(strand_, [self = shared_from_this(), key, token] {
             auto it = self->held_nicks_.find(key);
             if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
+            self->drop_online(key, token);
             self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
+        });
+    }
+
+    // ---- Bus: cluster directory (nickname look-ups, room names, who is connected) ------------
+
+    void nick_held(const std::string& key, HeldDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) return done(std::nullopt);  // a wrong "free" is worse than no answer
+            self->cmd_->command({"EXISTS", self->keys_.nick(key)},
+                                [done = std::move(done)](std::optional<RedisReply> r) {
+                                    if (!r || r->kind != RedisReply::Kind::integer) return done(std::nullopt);
+                                    done(r->integer != 0);
+                                });
+        });
+    }
+
+    bool shares_room_names() const override { return true; }
+
+    void claim_room_name(const std::string& key, const std::string& room_id, ClaimDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, room_id, done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) {
+                self->count_refused();
+                return done(NickClaim::unavailable);
+            }
+            self->eval(redis_scripts::claim_room_name, {self->keys_.room_name(key)}, {room_id},
+                       [self, key, room_id, done = std::move(done)](std::optional<RedisReply> r) {
+                           if (!r || r->kind != RedisReply::Kind::integer) return done(NickClaim::unavailable);
+                           if (r->integer != 1) return done(NickClaim::taken);
+                           self->room_names_[key] = room_id;
+                           done(NickClaim::granted);
+                       });
+        });
+    }
+
+    void release_room_name(const std::string& key, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, room_id] {
+            auto it = self->room_names_.find(key);
+            if (it != self->room_names_.end() && it->second == room_id) self->room_names_.erase(it);
+            self->eval(redis_scripts::release, {self->keys_.room_name(key)}, {room_id});
+        });
+    }
+
+    void nick_online(const std::string& key, const std::string& token, bool online) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, token, online] {
+            if (online) {
+                self->online_nicks_[key] = token;
+                self->set_online(key, token);
+            } else {
+                self->drop_online(key, token);
+            }
         });
     }
 
@@ -309,7 +364,7 @@ public:
             if (!self->cmd_->up()) return done(false);
             std::string payload = origin_node + "\n" + key + "\n";
             payload.append(frame->text());
-            self->eval(redis_scripts::direct, {self->keys_.nick(key)},
+            self->eval(redis_scripts::direct, {self->keys_.online(key)},
                        {self->keys_.direct_channel(), std::move(payload)},
                        [done = std::move(done)](std::optional<RedisReply> r) {
                            done(r && r->kind == RedisReply::Kind::integer && r->integer == 1);
@@ -383,6 +438,18 @@ private:
         for (auto& fn : waiters) fn();
     }
 
+    void set_online(const std::string& key, const std::string& token) {
+        if (!cmd_->up()) return;  // put back by renew_nicks once Redis is back
+        cmd_->command({"SET", keys_.online(key), token, "PX", std::to_string(options_.ttl.count())},
+                      [](std::optional<RedisReply>) {});
+    }
+    void drop_online(const std::string& key, const std::string& token) {
+        auto it = online_nicks_.find(key);
+        if (it == online_nicks_.end() || it->second != token) return;
+        online_nicks_.erase(it);
+        eval(redis_scripts::release, {keys_.online(key)}, {token});
+    }
+
     void claimed(const std::string& key, const std::string& token, ClaimDone done) {
         held_nicks_[key] = token;
         done(NickClaim::granted);
@@ -429,6 +496,7 @@ private:
             publish_lobby(w.field("t", "hello").field("node", node_).finish());
             heartbeat();
             renew_nicks();
+            reclaim_room_names();
             for (auto& hook : connected_hooks_) hook();
         }
     }
@@ -502,6 +570,7 @@ private:
     /// Keeps our nickname claims alive (and puts them back after Redis lost them).
     void renew_nicks() {
         if (!cmd_->up()) return;
+        for (const auto& [key, token] : online_nicks_) set_online(key, token);
         const auto ttl = std::to_string(options_.ttl.count());
         for (const auto& [key, token] : held_nicks_) {
             eval(redis_scripts::claim_or_renew, {keys_.nick(key)}, {token, ttl},
@@ -513,6 +582,13 @@ private:
                      }
                  });
         }
+    }
+
+    /// Puts this node's room name claims back (Redis may have lost them); a name
+    /// another room took meanwhile stays theirs.
+    void reclaim_room_names() {
+        for (const auto& [key, room_id] : room_names_)
+            eval(redis_scripts::claim_room_name, {keys_.room_name(key)}, {room_id});
     }
 
     void publish_lobby(std::string payload) {
@@ -670,6 +746,8 @@ private:
     DirectHandler direct_;
     std::vector<std::function<void()>> connected_hooks_;
     std::map<std::string, std::string> held_nicks_;  // folded nick -> token
+    std::map<std::string, std::string> online_nicks_;  // folded nick -> token, holder connected here
+    std::map<std::string, std::string> room_names_;    // folded room name -> room id, claimed here
     std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about

@@ -123,7 +123,8 @@ public:
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
-                              if (r && r->kind == RedisReply::Kind::array) {
+                              page.failed = !r || r->kind != RedisReply::Kind::array;
+                              if (!page.failed) {
                                   for (auto it = r->elements.rbegin(); it != r->elements.rend(); ++it)
                                       if (auto m = decode_entry(*it)) page.messages.push_back(std::move(m));
                               }

@@ -57,14 +57,28 @@ end
 return 0
 )lua";
 
-/// Publishes a direct message if someone holds the nickname.
-/// KEYS: nick key. ARGV: channel, payload. Returns 1 (published) or 0.
+/// Publishes a direct message if someone connected holds the nickname (a
+/// holder in reconnect grace has no online key: refused, as on one node).
+/// KEYS: the nick's online key. ARGV: channel, payload. Returns 1 (published) or 0.
 inline constexpr const char* direct = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('PUBLISH', ARGV[1], ARGV[2])
   return 1
 end
 return 0
+)lua";
+
+/// Claims a room name for a room id: 1 when free (now held) or already held by
+/// that id (a permanent room every node creates under one id), 0 when another
+/// room holds it. No expiry: the room outlives any node (its record is in
+/// Redis too); the node that removes the room releases the name (`release`).
+/// KEYS: the room name key. ARGV: room id.
+inline constexpr const char* claim_room_name = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return 1 end
+if v then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
