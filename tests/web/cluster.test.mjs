@@ -110,9 +110,8 @@ test('browsers on two nodes behind one Redis are in one chat', { skip: SKIP }, a
     await screenshot(bob, 'cluster-01-lobby');
   });
 
-  // Needs the cluster-wide member list (branch `members`): a node lists only its
-  // own members today. The integrator drops `todo` once that is merged.
-  await t.test('each sees the other in the joined member list', { todo: 'cluster-wide member list (branch members)' }, async () => {
+  // The member list is cluster-wide: each node lists the other node's member too.
+  await t.test('each sees the other in the joined member list', async () => {
     await bob.page.locator(`[data-testid="member"][data-nick="${ALICE}"]`).waitFor();
     await alice.page.locator(`[data-testid="member"][data-nick="${BOB}"]`).waitFor();
   });
