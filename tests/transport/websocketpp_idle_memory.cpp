@@ -171,7 +171,8 @@ std::string room_id_of(const std::string& created) {
 }  // namespace
 
 TEST_CASE("the read buffer is small: the rest of an idle connection is what it costs") {
-    CHECK(Transport::config_type::connection_read_buffer_size == 256);
+    const std::size_t size = Transport::config_type::connection_read_buffer_size;  // not odr-used
+    CHECK(size == 256);
 }
 
 TEST_CASE("a handshake and frames many times the read buffer's size arrive whole, and small ones after them") {
@@ -188,11 +189,12 @@ TEST_CASE("a handshake and frames many times the read buffer's size arrive whole
     peer.send_text(R"({"type":"join","room":")" + room + R"("})");
     peer.read_until("\"joined\"");
 
-    // 2000 three-byte characters: a 6 KiB frame, 24 times the read buffer.
+    // 2000 three-byte characters: a 6 KiB frame, over 20 times the read buffer.
     std::string text;
     for (int i = 0; i < 2000; ++i) text += "\xE2\x82\xAC";  // U+20AC
     const std::string request = R"({"type":"send","room":")" + room + R"(","text":")" + text + R"("})";
-    REQUIRE(request.size() > 24 * Transport::config_type::connection_read_buffer_size);
+    const std::size_t buffer = Transport::config_type::connection_read_buffer_size;
+    REQUIRE(request.size() > 20 * buffer);
     peer.send_text(request);
     const auto message = peer.read_until("\"message\"");
     CHECK(message.find("\"text\":\"" + text + "\"") != std::string::npos);
