@@ -52,7 +52,7 @@ world only through this policy. `t` is a `Transport&`, `lane` a `lane_type&`,
 | `Transport::handle_type`                 | copyable id of one connection                                         |
 | `Transport::lane_type`                   | copyable handle of a serial lane (strand): tasks on it run one at a time, in post order |
 | `Transport::timer_type`                  | default-constructible, movable handle of a one-shot timer             |
-| `t.make_lane() -> lane_type`             | a new lane on the transport's executor                               |
+| `t.make_lane() -> lane_type`             | a lane on the transport's executor; it may be shared (the core relies on serial order only) |
 | `t.post(lane, task)`                     | run `task` on `lane` later (never inline); callable from any thread   |
 | `t.now() -> steady_clock::time_point`    | monotonic time (virtual in tests)                                    |
 | `t.wall_now() -> system_clock::time_point` | wall-clock time for message timestamps                             |

@@ -14,6 +14,7 @@
 
 #include <parley/lobby.hpp>
 #include <parley/transport.hpp>
+#include <parley/transport/detail/websocketpp_handshake.hpp>
 #include <parley/transport/detail/websocketpp_message.hpp>
 #include <parley/transport/detail/websocketpp_outbox.hpp>
 #include <parley/version.hpp>
@@ -30,7 +31,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
 
@@ -55,8 +58,9 @@ struct WsppConnectionBase : Base {
 
 /// A websocketpp config: `Base` (websocketpp::config::asio by default, or
 /// asio_tls, or your own) with parley's message type, which carries a batch of
-/// encoded frames and counts each connection's backlog exactly, and a small
-/// read buffer.
+/// encoded frames and counts each connection's backlog exactly, the handshake
+/// kept on the heap (freed once the connection is open, see
+/// `Options::release_handshake`), and a small read buffer.
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
@@ -66,11 +70,15 @@ struct WebsocketppConfig : Base {
     using endpoint_msg_manager_type =
         websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
     using connection_base = detail::WsppConnectionBase<typename Base::connection_base>;
-    /// websocketpp reads into a buffer inside every connection object, 16 KiB by
-    /// default: most of an idle connection's memory. Its parsers are
-    /// incremental (a frame or an HTTP request may span many reads), and chat
-    /// requests are a few hundred bytes, so 1 KiB costs nothing in throughput.
-    static const std::size_t connection_read_buffer_size = 1024;
+    using request_type = detail::WsppHandshakeRequest;
+    using response_type = detail::WsppHandshakeResponse;
+    /// websocketpp reads into a fixed buffer inside every connection object,
+    /// 16 KiB by default: most of an idle connection's memory. Its parsers are
+    /// incremental (an HTTP request or a frame of any size may span many reads;
+    /// a frame's payload collects in its message, which is freed once handled),
+    /// and chat requests are a few hundred bytes, so 256 bytes cost little in
+    /// throughput: a bigger frame takes a few more reads, nothing stays big.
+    static const std::size_t connection_read_buffer_size = 256;
 };
 
 /// The Transport policy on websocketpp's Asio server (see the table in
@@ -79,8 +87,8 @@ struct WebsocketppConfig : Base {
 /// | requirement     | here                                                                 |
 /// |-----------------|----------------------------------------------------------------------|
 /// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its outbox and backlog counters; `send` takes no global lock |
-/// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context  |
-/// | `timer_type`    | `shared_ptr<asio::steady_timer>`; the task runs on its lane; a cancelled timer's task never runs |
+/// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
+/// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
 /// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which hands everything pending to websocketpp as one prepared message, so a backlog of frames is written with one `sendmsg` |
 /// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
 /// | `ping`          | `connection::ping("")` on the connection's strand                      |
@@ -111,7 +119,12 @@ public:
 
     using handle_type = std::shared_ptr<Peer>;
     using lane_type = websocketpp::lib::asio::strand<executor_type>;
-    using timer_type = std::shared_ptr<websocketpp::lib::asio::steady_timer>;
+    /// On the io_context's own executor (one pointer): a strand executor would
+    /// be type-erased into an allocation of its own per timer.
+    using timer_object = websocketpp::lib::asio::basic_waitable_timer<
+        std::chrono::steady_clock, websocketpp::lib::asio::wait_traits<std::chrono::steady_clock>,
+        executor_type>;
+    using timer_type = std::shared_ptr<timer_object>;
     using lobby_type = Lobby<WebsocketppTransport>;
     using client_type = Client<WebsocketppTransport>;
     using client_ptr = std::shared_ptr<client_type>;
@@ -129,10 +142,30 @@ public:
         /// Origin, path and query are always there): a few hundred bytes less
         /// for the life of every connection, when nothing reads them.
         bool peer_headers = true;
+        /// Free websocketpp's copy of the opening handshake (request and
+        /// response: header map, strings, parse buffer; some 1.5 KiB) once the
+        /// connection is open. Afterwards `connection::get_request_header()`
+        /// and `get_request()` answer as for an empty request ("");
+        /// `get_resource()`, `get_uri()`, `get_remote_endpoint()` and
+        /// `get_response_code()` still work. Headers the application needs
+        /// later must be taken at open: PeerInfo::headers has them all (with
+        /// `peer_headers`), or read them in your own open handler before
+        /// calling `open()`. false keeps them for the connection's life.
+        bool release_handshake = true;
+        /// How many serial lanes (strands) `make_lane()` hands out in turn:
+        /// sessions and rooms share them, so 10 000 connections do not each
+        /// hold a strand of their own (about 130 bytes each). A lane only
+        /// orders work, so sharing one is safe; more lanes let more sessions
+        /// run at the same time. 0: a new strand for every lane.
+        std::size_t lanes = 256;
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
-    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {}
+    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {
+        lanes_.reserve(options_.lanes);
+        for (std::size_t i = 0; i < options_.lanes; ++i)
+            lanes_.push_back(websocketpp::lib::asio::make_strand(io_.get_executor()));
+    }
 
     WebsocketppTransport(const WebsocketppTransport&) = delete;
     WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
@@ -142,7 +175,11 @@ public:
 
     // ---- the Transport policy ------------------------------------------------------
 
-    lane_type make_lane() { return websocketpp::lib::asio::make_strand(io_.get_executor()); }
+    /// Thread-safe.
+    lane_type make_lane() {
+        if (lanes_.empty()) return websocketpp::lib::asio::make_strand(io_.get_executor());
+        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
+    }
 
     void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
 
@@ -152,7 +189,7 @@ public:
     }
 
     timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
-        auto timer = std::make_shared<websocketpp::lib::asio::steady_timer>(lane, delay);
+        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
         timer->async_wait(websocketpp::lib::asio::bind_executor(
             lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
                 if (ec == websocketpp::lib::asio::error::operation_aborted) return;
@@ -247,7 +284,23 @@ public:
         con->parley_peer_ = peer;
         auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
         con->parley_session_ = client;
+        if (options_.release_handshake) release_handshake(con);
         return client;
+    }
+
+    /// Frees websocketpp's copy of `con`'s opening handshake (see
+    /// `Options::release_handshake`; open() does it when that is set). Call it
+    /// on the connection's strand (in its open handler) once the handshake is
+    /// over. websocketpp hands out the request and response as const
+    /// references only; they are members of the (non-const) connection.
+    static void release_handshake(const connection_ptr& con) {
+        using request = typename Config::request_type;
+        using response = typename Config::response_type;
+        // A config of your own with websocketpp's plain parsers keeps them.
+        if constexpr (std::is_base_of_v<detail::WsppHandshakeRequest, request>)
+            const_cast<request&>(con->get_request()).release();
+        if constexpr (std::is_base_of_v<detail::WsppHandshakeResponse, response>)
+            const_cast<response&>(con->get_response()).release();
     }
 
     /// Message handler: a text (or binary: it must still be UTF-8 JSON) frame.
@@ -348,6 +401,8 @@ private:
 
     io_context& io_;
     Options options_;
+    std::vector<lane_type> lanes_;
+    std::atomic<std::size_t> next_lane_{0};
 };
 
 PARLEY_NAMESPACE_END
