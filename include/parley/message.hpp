@@ -1,7 +1,7 @@
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 #pragma once
 
-#include <parley/detail/json.hpp>
+#include <parley/detail/json_text.hpp>
 #include <parley/version.hpp>
 
 #include <cstdint>
@@ -26,16 +26,29 @@ struct ChatMessage {
     std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
+    /// Appended directly (not through JsonWriter): it is built once per message.
     std::string to_json() const {
-        detail::JsonWriter w;
-        w.field("seq", seq).key("ts").i64(ts);
+        std::string out;
+        // Exact unless a string needs escapes (then it grows once or twice).
+        out.reserve(64 + from.size() + text.size() + client_id.size());
+        out.append("{\"seq\":", 7);
+        detail::append_json_integer(out, seq);
+        out.append(",\"ts\":", 6);
+        detail::append_json_integer(out, ts);
         if (deleted) {
-            w.field("deleted", true);
-        } else {
-            w.field("from", from).field("text", text);
-            if (!client_id.empty()) w.field("client_id", client_id);
+            out.append(",\"deleted\":true}", 16);
+            return out;
         }
-        return w.finish();
+        out.append(",\"from\":", 8);
+        detail::append_json_string(out, from);
+        out.append(",\"text\":", 8);
+        detail::append_json_string(out, text);
+        if (!client_id.empty()) {
+            out.append(",\"client_id\":", 13);
+            detail::append_json_string(out, client_id);
+        }
+        out.push_back('}');
+        return out;
     }
 };
 

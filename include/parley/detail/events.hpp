@@ -2,6 +2,7 @@
 #pragma once
 
 #include <parley/detail/json.hpp>
+#include <parley/detail/json_text.hpp>
 #include <parley/detail/request.hpp>
 #include <parley/error_code.hpp>
 #include <parley/limits.hpp>
@@ -148,10 +149,13 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
 inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    JsonWriter w;
-    std::string text = start(w, "message").field("room", room).finish();
-    // `{"type":"message","room":"r"}` + `{"seq":...}` -> `{"type":..,"room":"r","seq":...}`
-    text.back() = ',';
+    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`; appended
+    // directly, as it is sent once per message.
+    std::string text;
+    text.reserve(32 + room.size() + m.json.size());
+    text.append(R"({"type":"message","room":)");
+    append_json_string(text, room);
+    text.push_back(',');
     text.append(m.json, 1, std::string::npos);
     return text;
 }
