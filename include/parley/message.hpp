@@ -4,9 +4,11 @@
 #include <parley/detail/json_text.hpp>
 #include <parley/version.hpp>
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 PARLEY_NAMESPACE_BEGIN
@@ -26,28 +28,30 @@ struct ChatMessage {
     std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
-    /// Appended directly (not through JsonWriter): it is built once per message.
+    /// Written directly into a string of its exact size (not through
+    /// JsonWriter): it is built once per message.
     std::string to_json() const {
-        std::string out;
-        // Exact unless a string needs escapes (then it grows once or twice).
-        out.reserve(64 + from.size() + text.size() + client_id.size());
-        out.append("{\"seq\":", 7);
-        detail::append_json_integer(out, seq);
-        out.append(",\"ts\":", 6);
-        detail::append_json_integer(out, ts);
+        using namespace std::string_view_literals;
+        // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
+        std::size_t size = 13 + detail::json_integer_size(seq) + detail::json_integer_size(ts);
         if (deleted) {
-            out.append(",\"deleted\":true}", 16);
+            size += 16;
+        } else {
+            size += 17 + detail::json_string_size(from) + detail::json_string_size(text);
+            if (!client_id.empty()) size += 13 + detail::json_string_size(client_id);
+        }
+        std::string out(size, '\0');
+        detail::JsonSink w(out.data());
+        w.raw(R"({"seq":)"sv).integer(seq).raw(R"(,"ts":)"sv).integer(ts);
+        if (deleted) {
+            w.raw(R"(,"deleted":true})"sv);
+            assert(w.position() == out.data() + out.size());
             return out;
         }
-        out.append(",\"from\":", 8);
-        detail::append_json_string(out, from);
-        out.append(",\"text\":", 8);
-        detail::append_json_string(out, text);
-        if (!client_id.empty()) {
-            out.append(",\"client_id\":", 13);
-            detail::append_json_string(out, client_id);
-        }
-        out.push_back('}');
+        w.raw(R"(,"from":)"sv).string(from).raw(R"(,"text":)"sv).string(text);
+        if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id);
+        w.raw("}"sv);
+        assert(w.position() == out.data() + out.size());
         return out;
     }
 };

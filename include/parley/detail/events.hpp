@@ -149,14 +149,11 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
 inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`; appended
-    // directly, as it is sent once per message.
-    std::string text;
-    text.reserve(32 + room.size() + m.json.size());
-    text.append(R"({"type":"message","room":)");
-    append_json_string(text, room);
-    text.push_back(',');
-    text.append(m.json, 1, std::string::npos);
+    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`, written
+    // directly into its final string, as it is built once per message.
+    constexpr std::string_view head = R"({"type":"message","room":)";
+    std::string text(head.size() + json_string_size(room) + m.json.size(), '\0');
+    JsonSink(text.data()).raw(head).string(room).raw(",").raw(std::string_view(m.json).substr(1));
     return text;
 }
 
