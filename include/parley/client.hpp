@@ -181,15 +181,15 @@ private:
             Metrics::add(metrics.protocol_closes);
             return terminate(close_code::invalid_payload, "invalid UTF-8");
         }
-        auto request = std::make_unique<detail::Request>();
-        auto problem = detail::Request::parse(std::move(text), limits_, *request);
+        detail::Request request;  // moved to the inbox only when it has to wait
+        auto problem = detail::Request::parse(std::move(text), limits_, request);
         if (!bucket_.try_take(now)) {
             Metrics::add(metrics.rate_limited);
             if (!strikes_.try_take(now)) {
                 Metrics::add(metrics.policy_closes);
                 return terminate(close_code::policy, "too many requests");
             }
-            return error(request->ref(), ErrorCode::rate_limited,
+            return error(request.ref(), ErrorCode::rate_limited,
                          "slow down: at most " + std::to_string(limits_.rate_per_second) +
                              " requests per second");
         }
@@ -199,10 +199,10 @@ private:
                 Metrics::add(metrics.policy_closes);
                 return terminate(close_code::policy, "too many bad requests");
             }
-            return error(request->ref(), problem->code, problem->message);
+            return error(request.ref(), problem->code, problem->message);
         }
         if (busy_) return inbox_.push_back(std::move(request));
-        dispatch(*request);
+        dispatch(request);
     }
 
     /// Called on this lane when a Lobby round trip ends; runs queued requests.
@@ -211,7 +211,7 @@ private:
         while (!busy_ && !closed_ && !inbox_.empty()) {
             auto next = std::move(inbox_.front());
             inbox_.pop_front();
-            dispatch(*next);
+            dispatch(next);
         }
     }
 
@@ -221,6 +221,11 @@ private:
 
     void dispatch(detail::Request& rq) {
         const auto type = rq.type();
+        // The common request first (the same answers as the chain below).
+        if (type == "send") {
+            if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
+            return on_send(rq);
+        }
         if (type == "ping") return send(detail::encode_pong(rq.ref()));
         if (type == "hello") return on_hello(rq);
         if (!is_known_type(type))
@@ -496,7 +501,7 @@ private:
     bool busy_ = false;  // a Lobby round trip is under way
     // A list, not a deque: requests rarely wait, and an empty std::deque
     // already holds about 600 bytes, which every idle session would pay.
-    std::list<std::unique_ptr<detail::Request>> inbox_;
+    std::list<detail::Request> inbox_;
     std::atomic<bool> closed_{false};  // read by Hubs to skip a join that raced a close
 
     detail::TokenBucket bucket_;

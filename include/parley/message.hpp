@@ -1,12 +1,14 @@
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 #pragma once
 
-#include <parley/detail/json.hpp>
+#include <parley/detail/json_text.hpp>
 #include <parley/version.hpp>
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 PARLEY_NAMESPACE_BEGIN
@@ -26,16 +28,31 @@ struct ChatMessage {
     std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
+    /// Written directly into a string of its exact size (not through
+    /// JsonWriter): it is built once per message.
     std::string to_json() const {
-        detail::JsonWriter w;
-        w.field("seq", seq).key("ts").i64(ts);
+        using namespace std::string_view_literals;
+        // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
+        std::size_t size = 13 + detail::json_integer_size(seq) + detail::json_integer_size(ts);
         if (deleted) {
-            w.field("deleted", true);
+            size += 16;
         } else {
-            w.field("from", from).field("text", text);
-            if (!client_id.empty()) w.field("client_id", client_id);
+            size += 17 + detail::json_string_size(from) + detail::json_string_size(text);
+            if (!client_id.empty()) size += 13 + detail::json_string_size(client_id);
         }
-        return w.finish();
+        std::string out(size, '\0');
+        detail::JsonSink w(out.data());
+        w.raw(R"({"seq":)"sv).integer(seq).raw(R"(,"ts":)"sv).integer(ts);
+        if (deleted) {
+            w.raw(R"(,"deleted":true})"sv);
+            assert(w.position() == out.data() + out.size());
+            return out;
+        }
+        w.raw(R"(,"from":)"sv).string(from).raw(R"(,"text":)"sv).string(text);
+        if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id);
+        w.raw("}"sv);
+        assert(w.position() == out.data() + out.size());
+        return out;
     }
 };
 

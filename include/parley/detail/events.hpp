@@ -2,6 +2,7 @@
 #pragma once
 
 #include <parley/detail/json.hpp>
+#include <parley/detail/json_text.hpp>
 #include <parley/detail/request.hpp>
 #include <parley/error_code.hpp>
 #include <parley/limits.hpp>
@@ -148,11 +149,11 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
 inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    JsonWriter w;
-    std::string text = start(w, "message").field("room", room).finish();
-    // `{"type":"message","room":"r"}` + `{"seq":...}` -> `{"type":..,"room":"r","seq":...}`
-    text.back() = ',';
-    text.append(m.json, 1, std::string::npos);
+    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`, written
+    // directly into its final string, as it is built once per message.
+    constexpr std::string_view head = R"({"type":"message","room":)";
+    std::string text(head.size() + json_string_size(room) + m.json.size(), '\0');
+    JsonSink(text.data()).raw(head).string(room).raw(",").raw(std::string_view(m.json).substr(1));
     return text;
 }
 
