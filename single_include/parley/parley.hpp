@@ -152,7 +152,7 @@ world only through this policy. `t` is a `Transport&`, `lane` a `lane_type&`,
 | `Transport::handle_type`                 | copyable id of one connection                                         |
 | `Transport::lane_type`                   | copyable handle of a serial lane (strand): tasks on it run one at a time, in post order |
 | `Transport::timer_type`                  | default-constructible, movable handle of a one-shot timer             |
-| `t.make_lane() -> lane_type`             | a new lane on the transport's executor                               |
+| `t.make_lane() -> lane_type`             | a lane on the transport's executor; it may be shared (the core relies on serial order only) |
 | `t.post(lane, task)`                     | run `task` on `lane` later (never inline); callable from any thread   |
 | `t.now() -> steady_clock::time_point`    | monotonic time (virtual in tests)                                    |
 | `t.wall_now() -> system_clock::time_point` | wall-clock time for message timestamps                             |
@@ -358,6 +358,15 @@ struct Limits {
     std::size_t join_history_default = 50;
     /// Largest page a `history` request (or `join` with `history`) returns.
     std::size_t max_history_page = 200;
+    /// Clustered: when a live delivery skips seqs (a pub/sub message lost across a
+    /// reconnect) the missing ones are read from the shared history; a failed read
+    /// is tried again after `gap_read_backoff`, doubling up to `gap_read_backoff_max`,
+    /// `gap_read_attempts` reads in all (about 7 s with these: a Redis failover or
+    /// restart). Meanwhile newer messages wait, so members never see them out of
+    /// order; after the last attempt the missing ones are skipped for good.
+    std::chrono::milliseconds gap_read_backoff{100};
+    std::chrono::milliseconds gap_read_backoff_max{2000};
+    std::size_t gap_read_attempts = 8;
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most
@@ -485,6 +494,8 @@ struct MetricsSnapshot {
     std::uint64_t slow_consumer_closes = 0;
     std::uint64_t policy_closes = 0;
     std::uint64_t protocol_closes = 0;  ///< 1007 and 1009
+    std::uint64_t gap_read_retries = 0;  ///< clustered: reads of skipped seqs tried again after a failure
+    std::uint64_t gap_reads_failed = 0;  ///< clustered: skipped seqs given up after the last read failed
     std::array<std::uint64_t, error_code_count> errors{};
 
     std::uint64_t errors_total() const noexcept {
@@ -518,6 +529,8 @@ public:
     Counter slow_consumer_closes{0};
     Counter policy_closes{0};
     Counter protocol_closes{0};
+    Counter gap_read_retries{0};
+    Counter gap_reads_failed{0};
     std::array<Counter, error_code_count> errors{};
 
     static void add(Counter& c, std::uint64_t n = 1) noexcept {
@@ -548,6 +561,8 @@ public:
         s.slow_consumer_closes = r(slow_consumer_closes);
         s.policy_closes = r(policy_closes);
         s.protocol_closes = r(protocol_closes);
+        s.gap_read_retries = r(gap_read_retries);
+        s.gap_reads_failed = r(gap_reads_failed);
         for (std::size_t i = 0; i < error_code_count; ++i) s.errors[i] = r(errors[i]);
         return s;
     }
@@ -558,184 +573,136 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/message.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
-// ----- begin <parley/detail/json.hpp> -----
+// ----- begin <parley/detail/json_text.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
-// RapidJSON 1.1 trips newer compilers' warnings inside its own headers; they are
-// not ours to fix, and the core builds with -Werror.
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wdeprecated-copy"
-#pragma clang diagnostic ignored "-Wambiguous-reversed-operator"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wclass-memaccess"
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#elif defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-
-#include <cstddef>
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
-/// Deepest array/object nesting in `text`, scanning outside strings only. Run
-/// before parsing so a hostile frame of brackets costs a linear scan, not a
-/// deep recursion.
-inline std::size_t json_nesting_depth(std::string_view text) noexcept {
-    std::size_t depth = 0, deepest = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-            continue;
+// Writing JSON pieces straight into a string of the right size, for the
+// frames built per message, where RapidJSON's Writer (its buffers and
+// per-character stream) was a tenth of the core's time. The output is byte for
+// byte what JsonWriter writes: tests/protocol_fast_paths.cpp compares the two.
+
+/// The first byte in [p, end) that a JSON string cannot hold as is (`"`, `\`
+/// or a control character), or `end`. Eight bytes at a time: request strings
+/// and chat text are crossed in a few steps.
+inline const char* find_json_special(const char* p, const char* end) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (std::uint64_t w; end - p >= 8; p += 8) {
+        std::memcpy(&w, p, 8);
+        // (x - ones) & ~x & highs flags the zero bytes of x, and (w - 0x20 *
+        // ones) & ~w & highs the bytes below 0x20; a flag may be false only
+        // above a true one, so the lowest flag is always right.
+        const std::uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+        const std::uint64_t hit =
+            (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((w - ones * 0x20) & ~w)) & highs;
+        if (hit) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(hit) >> 3);
+#else
+            break;
+#endif
         }
-        if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') deepest = ++depth > deepest ? depth : deepest;
-        else if ((c == '}' || c == ']') && depth > 0) --depth;
     }
-    return deepest;
-}
-
-/// The member `key` of an object, or null. Index-based because RapidJSON's
-/// iterator comparisons are ambiguous under C++20's reversed operators.
-inline const rapidjson::Value* find_member(const rapidjson::Value& object, std::string_view key) {
-    for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
-        const auto& member = object.MemberBegin()[i];
-        if (std::string_view(member.name.GetString(), member.name.GetStringLength()) == key)
-            return &member.value;
+    for (; p < end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c == '"' || c == '\\') return p;
     }
-    return nullptr;
+    return end;
 }
 
-/// Strict parse: standard JSON only (no comments, NaN or trailing commas), the
-/// whole text must be one value, strings must be valid UTF-8.
-template <class Document>
-bool parse_json(std::string_view text, Document& doc, std::string& error) {
-    constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-    doc.template Parse<flags>(text.data(), text.size());
-    if (!doc.HasParseError()) return true;
-    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
-            std::to_string(doc.GetErrorOffset());
-    return false;
+/// How many bytes `value` takes as a JSON string, quotes included.
+inline std::size_t json_string_size(std::string_view value) noexcept {
+    std::size_t size = 2 + value.size();
+    const char* end = value.data() + value.size();
+    for (const char* p = find_json_special(value.data(), end); p != end; p = find_json_special(p + 1, end)) {
+        const auto c = static_cast<unsigned char>(*p);
+        const bool short_escape = c == '"' || c == '\\' || c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
+        size += short_escape ? 1 : 5;
+    }
+    return size;
 }
 
-/// Parses `text` in place (RapidJSON's in-situ mode: strings are unescaped into
-/// the buffer and the values point into it, nothing is copied), for a frame
-/// that `is_valid_utf8` and `json_nesting_depth` have already checked: no
-/// encoding validation and the recursive parser. `text` must outlive `doc`.
-/// Same acceptance as parse_json: a raw NUL (which ends an in-situ parse
-/// early) sends the text to parse_json instead.
-template <class Document>
-bool parse_json_in_place(std::string& text, Document& doc, std::string& error) {
-    if (text.find('\0') != std::string::npos) return parse_json(text, doc, error);
-    doc.template ParseInsitu<rapidjson::kParseNoFlags>(text.data());
-    if (!doc.HasParseError()) return true;
-    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
-            std::to_string(doc.GetErrorOffset());
-    return false;
+/// Decimal digits of an integer (with its sign).
+template <class Integer>
+std::size_t json_integer_size(Integer value) noexcept {
+    char digits[24];
+    return static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits);
 }
 
-/// Builds one JSON object frame. Thin wrapper so encoders read top-down.
-class JsonWriter {
+/// Writes JSON pieces into memory the caller has sized (with the *_size
+/// functions above), so a frame is built in its final string in one pass.
+class JsonSink {
 public:
-    JsonWriter() : writer_(buffer_, &levels_, max_levels) { writer_.StartObject(); }
-    JsonWriter(const JsonWriter&) = delete;
-    JsonWriter& operator=(const JsonWriter&) = delete;
+    explicit JsonSink(char* at) noexcept : p_(at) {}
 
-    JsonWriter& key(std::string_view k) {
-        writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+    JsonSink& raw(std::string_view text) noexcept {
+        std::memcpy(p_, text.data(), text.size());
+        p_ += text.size();
         return *this;
     }
-    JsonWriter& str(std::string_view v) {
-        writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    template <class Integer>
+    JsonSink& integer(Integer value) noexcept {
+        p_ = std::to_chars(p_, p_ + 24, value).ptr;
         return *this;
     }
-    JsonWriter& u64(std::uint64_t v) {
-        writer_.Uint64(v);
+    /// `value` as a JSON string, escaped as RapidJSON escapes it: `"` and `\`,
+    /// \b \t \n \f \r, other control characters as \u00XX (upper-case hex);
+    /// every other byte (UTF-8 included) as is.
+    JsonSink& string(std::string_view value) noexcept {
+        *p_++ = '"';
+        const char* p = value.data();
+        const char* end = p + value.size();
+        while (p < end) {
+            const char* run = p;
+            p = find_json_special(p, end);
+            std::memcpy(p_, run, static_cast<std::size_t>(p - run));
+            p_ += p - run;
+            if (p == end) break;
+            const auto c = static_cast<unsigned char>(*p++);
+            *p_++ = '\\';
+            switch (c) {
+                case '"': *p_++ = '"'; break;
+                case '\\': *p_++ = '\\'; break;
+                case '\b': *p_++ = 'b'; break;
+                case '\t': *p_++ = 't'; break;
+                case '\n': *p_++ = 'n'; break;
+                case '\f': *p_++ = 'f'; break;
+                case '\r': *p_++ = 'r'; break;
+                default:
+                    *p_++ = 'u';
+                    *p_++ = '0';
+                    *p_++ = '0';
+                    *p_++ = "0123456789ABCDEF"[c >> 4];
+                    *p_++ = "0123456789ABCDEF"[c & 0xF];
+            }
+        }
+        *p_++ = '"';
         return *this;
     }
-    JsonWriter& i64(std::int64_t v) {
-        writer_.Int64(v);
-        return *this;
-    }
-    JsonWriter& boolean(bool v) {
-        writer_.Bool(v);
-        return *this;
-    }
-    JsonWriter& field(std::string_view k, std::string_view v) { return key(k).str(v); }
-    JsonWriter& field(std::string_view k, const char* v) { return key(k).str(v); }
-    JsonWriter& field(std::string_view k, std::uint64_t v) { return key(k).u64(v); }
-    JsonWriter& field(std::string_view k, bool v) { return key(k).boolean(v); }
-    JsonWriter& begin_object() {
-        writer_.StartObject();
-        return *this;
-    }
-    JsonWriter& end_object() {
-        writer_.EndObject();
-        return *this;
-    }
-    JsonWriter& begin_array() {
-        writer_.StartArray();
-        return *this;
-    }
-    JsonWriter& end_array() {
-        writer_.EndArray();
-        return *this;
-    }
-    /// Copies an already-encoded JSON value (for example a cached message object).
-    JsonWriter& raw(std::string_view json) {
-        writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-        return *this;
-    }
-
-    /// Closes the outer object and returns the text.
-    std::string finish() {
-        writer_.EndObject();
-        return std::string(buffer_.GetString(), buffer_.GetSize());
-    }
+    char* position() const noexcept { return p_; }
 
 private:
-    // Frames are a few hundred bytes and a few levels deep, so the text and the
-    // writer's nesting stack start in buffers here and the only allocation is
-    // the returned string (RapidJSON's defaults allocate an allocator object
-    // and a buffer for each, per writer). Bigger frames spill into the pools'
-    // heap chunks.
-    using Pool = rapidjson::MemoryPoolAllocator<>;
-    static constexpr std::size_t text_bytes = 1024;
-    static constexpr std::size_t max_levels = 8;  // deeper nesting grows the stack
-    static constexpr std::size_t level_bytes = 256;
-    static constexpr std::size_t spill_chunk_bytes = 4096;
-    alignas(8) char text_buffer_[text_bytes];
-    alignas(8) char level_buffer_[level_bytes];
-    Pool text_pool_{text_buffer_, sizeof text_buffer_, spill_chunk_bytes};
-    Pool levels_{level_buffer_, sizeof level_buffer_, spill_chunk_bytes};
-    rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool> buffer_{&text_pool_, text_bytes / 2};
-    rapidjson::Writer<rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool>, rapidjson::UTF8<>,
-                      rapidjson::UTF8<>, Pool>
-        writer_;
+    char* p_;
 };
 
 }  // namespace detail
 PARLEY_NAMESPACE_END
-// ----- end <parley/detail/json.hpp> -----
+// ----- end <parley/detail/json_text.hpp> -----
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 PARLEY_NAMESPACE_BEGIN
@@ -755,16 +722,31 @@ struct ChatMessage {
     std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
+    /// Written directly into a string of its exact size (not through
+    /// JsonWriter): it is built once per message.
     std::string to_json() const {
-        detail::JsonWriter w;
-        w.field("seq", seq).key("ts").i64(ts);
+        using namespace std::string_view_literals;
+        // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
+        std::size_t size = 13 + detail::json_integer_size(seq) + detail::json_integer_size(ts);
         if (deleted) {
-            w.field("deleted", true);
+            size += 16;
         } else {
-            w.field("from", from).field("text", text);
-            if (!client_id.empty()) w.field("client_id", client_id);
+            size += 17 + detail::json_string_size(from) + detail::json_string_size(text);
+            if (!client_id.empty()) size += 13 + detail::json_string_size(client_id);
         }
-        return w.finish();
+        std::string out(size, '\0');
+        detail::JsonSink w(out.data());
+        w.raw(R"({"seq":)"sv).integer(seq).raw(R"(,"ts":)"sv).integer(ts);
+        if (deleted) {
+            w.raw(R"(,"deleted":true})"sv);
+            assert(w.position() == out.data() + out.size());
+            return out;
+        }
+        w.raw(R"(,"from":)"sv).string(from).raw(R"(,"text":)"sv).string(text);
+        if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id);
+        w.raw("}"sv);
+        assert(w.position() == out.data() + out.size());
+        return out;
     }
 };
 
@@ -835,6 +817,7 @@ struct HistoryQuery {
 /// Messages in ascending `seq`, tombstones included.
 struct HistoryPage {
     std::vector<StoredMessagePtr> messages;
+    bool failed = false;  ///< the backend could not be read (unreachable); `messages` is empty
 };
 
 /// A full-text search in one room. `text` is what a person typed: words, not a
@@ -917,6 +900,7 @@ PARLEY_NAMESPACE_END
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -932,7 +916,12 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
     while (p < end) {
         const unsigned char c = *p;
         if (c < 0x80) {
+            // Mostly ASCII: skip it eight bytes at a time.
             ++p;
+            for (std::uint64_t word; end - p >= 8; p += 8) {
+                std::memcpy(&word, p, 8);
+                if (word & 0x8080808080808080ull) break;
+            }
             continue;
         }
         std::size_t need;
@@ -1195,6 +1184,7 @@ PARLEY_NAMESPACE_END
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
 
@@ -1291,12 +1281,48 @@ public:
         (void)token;
     }
 
+    // ---- cluster directory: nickname look-ups, room names, who is connected ------------
+
+    using HeldDone = std::function<void(std::optional<bool> held)>;
+    /// Whether some node holds nickname `key` (a folded nickname) in the cluster;
+    /// nullopt when the backend is unreachable. The Lobby asks only after its own
+    /// registry; a single process has nobody else, so: not held.
+    virtual void nick_held(const std::string& key, HeldDone done) {
+        (void)key;
+        done(false);
+    }
+    /// True when room names must also be claimed through `claim_room_name`.
+    virtual bool shares_room_names() const { return false; }
+    /// Claims room name `key` (a folded name) for the room `room_id`: granted when
+    /// it is free or already held for `room_id` (a permanent room every node
+    /// holds under one id), taken when another room holds it. Kept until
+    /// `release_room_name`. `done` may run on any thread.
+    virtual void claim_room_name(const std::string& key, const std::string& room_id, ClaimDone done) {
+        (void)key;
+        (void)room_id;
+        done(NickClaim::granted);
+    }
+    /// Gives `key` up if the room `room_id` still holds it (the room was removed).
+    virtual void release_room_name(const std::string& key, const std::string& room_id) {
+        (void)key;
+        (void)room_id;
+    }
+    /// The holder of nickname `key` (claimed with `token`) is connected here
+    /// (true), or dropped and in reconnect grace (false). Direct messages from
+    /// other nodes reach only a connected holder, as on a single node.
+    virtual void nick_online(const std::string& key, const std::string& token, bool online) {
+        (void)key;
+        (void)token;
+        (void)online;
+    }
+
     // ---- direct messages to users on other nodes ----------------------------------------
 
     using DirectHandler = std::function<void(const std::string& key, const SharedFrame& frame)>;
     using DirectDone = std::function<void(bool sent)>;
     /// Sends an encoded `dm` frame to whoever holds nickname `key` on another
-    /// node; `done(false)` when nobody holds it (or the backend is unreachable).
+    /// node; `done(false)` when nobody connected holds it (see `nick_online`) or
+    /// the backend is unreachable.
     virtual void send_direct(const std::string& origin_node, const std::string& key, SharedFrame frame,
                              DirectDone done) {
         (void)origin_node;
@@ -1325,6 +1351,68 @@ public:
     }
     /// This node removed the room.
     virtual void room_removed(const std::string& node, const std::string& room_id) {
+        (void)node;
+        (void)room_id;
+    }
+
+    // ---- room members: the member list cluster-wide ----------------------------------
+
+    /// A member listed on another node, as `read_members` reports it.
+    struct RemoteMember {
+        std::string node;
+        std::string member;  ///< its id on that node (unique there)
+        std::string nick;
+    };
+    /// A change to a room's list on another node, or news about a node as a whole.
+    struct MemberEvent {
+        enum class Kind {
+            listed,     ///< `node`'s `member` is in the room as `nick` (joined, or renamed)
+            unlisted,   ///< `node`'s `member` left the room
+            node_gone,  ///< `node` stopped or its liveness expired: all its members left
+            resync      ///< the list may have missed changes: read it again
+        };
+        Kind kind = Kind::listed;
+        std::string node;
+        std::string member;
+        std::string nick;
+    };
+    using MemberHandler = std::function<void(const MemberEvent&)>;
+    using MembersDone = std::function<void(std::optional<std::vector<RemoteMember>>)>;
+
+    /// True when the Bus keeps each room's member list cluster-wide: Hubs then
+    /// list members through `member_listed` / `member_unlisted`, read the others'
+    /// with `read_members` and follow them with `watch_members`.
+    virtual bool shares_members() const { return false; }
+    /// `member` of `node` is in `room_id` as `nick` (a join or a rename); `frame`
+    /// is the presence or nick_changed broadcast, published with the change.
+    virtual void member_listed(const std::string& node, const std::string& room_id, const std::string& member,
+                               const std::string& nick, SharedFrame frame) {
+        (void)member;
+        (void)nick;
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+    }
+    /// `member` of `node` left `room_id`; `frame` is the presence broadcast.
+    virtual void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
+                                 SharedFrame frame) {
+        (void)member;
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+    }
+    /// The members other nodes list in `room_id`, read once the room's
+    /// subscription is confirmed (so later changes arrive through `watch_members`);
+    /// nullopt when the backend is unreachable. `done` may run on any thread.
+    virtual void read_members(const std::string& node, const std::string& room_id, MembersDone done) {
+        (void)node;
+        (void)room_id;
+        done(std::vector<RemoteMember>{});
+    }
+    /// Reports other nodes' changes to `room_id`'s list to `handler` (any thread)
+    /// until `unwatch_members`.
+    virtual void watch_members(const std::string& node, const std::string& room_id, MemberHandler handler) {
+        (void)node;
+        (void)room_id;
+        (void)handler;
+    }
+    virtual void unwatch_members(const std::string& node, const std::string& room_id) {
         (void)node;
         (void)room_id;
     }
@@ -1414,10 +1502,371 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/detail/events.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+// ----- begin <parley/detail/json.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+// RapidJSON 1.1 trips newer compilers' warnings inside its own headers; they are
+// not ours to fix, and the core builds with -Werror.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-copy"
+#pragma clang diagnostic ignored "-Wambiguous-reversed-operator"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclass-memaccess"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// Deepest array/object nesting in `text`, scanning outside strings only. Run
+/// before parsing so a hostile frame of brackets costs a linear scan, not a
+/// deep recursion.
+inline std::size_t json_nesting_depth(std::string_view text) noexcept {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') deepest = ++depth > deepest ? depth : deepest;
+        else if ((c == '}' || c == ']') && depth > 0) --depth;
+    }
+    return deepest;
+}
+
+/// The member `key` of an object, or null. Index-based because RapidJSON's
+/// iterator comparisons are ambiguous under C++20's reversed operators.
+inline const rapidjson::Value* find_member(const rapidjson::Value& object, std::string_view key) {
+    for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
+        const auto& member = object.MemberBegin()[i];
+        if (std::string_view(member.name.GetString(), member.name.GetStringLength()) == key)
+            return &member.value;
+    }
+    return nullptr;
+}
+
+/// Strict parse: standard JSON only (no comments, NaN or trailing commas), the
+/// whole text must be one value, strings must be valid UTF-8.
+template <class Document>
+bool parse_json(std::string_view text, Document& doc, std::string& error) {
+    constexpr unsigned flags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+    doc.template Parse<flags>(text.data(), text.size());
+    if (!doc.HasParseError()) return true;
+    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+            std::to_string(doc.GetErrorOffset());
+    return false;
+}
+
+/// Parses `text` in place (RapidJSON's in-situ mode: strings are unescaped into
+/// the buffer and the values point into it, nothing is copied), for a frame
+/// that `is_valid_utf8` and `json_nesting_depth` have already checked: no
+/// encoding validation and the recursive parser. `text` must outlive `doc`.
+/// Same acceptance as parse_json: a raw NUL (which ends an in-situ parse
+/// early) sends the text to parse_json instead.
+template <class Document>
+bool parse_json_in_place(std::string& text, Document& doc, std::string& error) {
+    if (text.find('\0') != std::string::npos) return parse_json(text, doc, error);
+    doc.template ParseInsitu<rapidjson::kParseNoFlags>(text.data());
+    if (!doc.HasParseError()) return true;
+    error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+            std::to_string(doc.GetErrorOffset());
+    return false;
+}
+
+/// Builds one JSON object frame. Thin wrapper so encoders read top-down.
+class JsonWriter {
+public:
+    JsonWriter() : writer_(buffer_, &levels_, max_levels) { writer_.StartObject(); }
+    JsonWriter(const JsonWriter&) = delete;
+    JsonWriter& operator=(const JsonWriter&) = delete;
+
+    JsonWriter& key(std::string_view k) {
+        writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+        return *this;
+    }
+    JsonWriter& str(std::string_view v) {
+        writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+        return *this;
+    }
+    JsonWriter& u64(std::uint64_t v) {
+        writer_.Uint64(v);
+        return *this;
+    }
+    JsonWriter& i64(std::int64_t v) {
+        writer_.Int64(v);
+        return *this;
+    }
+    JsonWriter& boolean(bool v) {
+        writer_.Bool(v);
+        return *this;
+    }
+    JsonWriter& field(std::string_view k, std::string_view v) { return key(k).str(v); }
+    JsonWriter& field(std::string_view k, const char* v) { return key(k).str(v); }
+    JsonWriter& field(std::string_view k, std::uint64_t v) { return key(k).u64(v); }
+    JsonWriter& field(std::string_view k, bool v) { return key(k).boolean(v); }
+    JsonWriter& begin_object() {
+        writer_.StartObject();
+        return *this;
+    }
+    JsonWriter& end_object() {
+        writer_.EndObject();
+        return *this;
+    }
+    JsonWriter& begin_array() {
+        writer_.StartArray();
+        return *this;
+    }
+    JsonWriter& end_array() {
+        writer_.EndArray();
+        return *this;
+    }
+    /// Copies an already-encoded JSON value (for example a cached message object).
+    JsonWriter& raw(std::string_view json) {
+        writer_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+        return *this;
+    }
+
+    /// Closes the outer object and returns the text.
+    std::string finish() {
+        writer_.EndObject();
+        return std::string(buffer_.GetString(), buffer_.GetSize());
+    }
+
+private:
+    // Frames are a few hundred bytes and a few levels deep, so the text and the
+    // writer's nesting stack start in buffers here and the only allocation is
+    // the returned string (RapidJSON's defaults allocate an allocator object
+    // and a buffer for each, per writer). Bigger frames spill into the pools'
+    // heap chunks.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    static constexpr std::size_t text_bytes = 1024;
+    static constexpr std::size_t max_levels = 8;  // deeper nesting grows the stack
+    static constexpr std::size_t level_bytes = 256;
+    static constexpr std::size_t spill_chunk_bytes = 4096;
+    alignas(8) char text_buffer_[text_bytes];
+    alignas(8) char level_buffer_[level_bytes];
+    Pool text_pool_{text_buffer_, sizeof text_buffer_, spill_chunk_bytes};
+    Pool levels_{level_buffer_, sizeof level_buffer_, spill_chunk_bytes};
+    rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool> buffer_{&text_pool_, text_bytes / 2};
+    rapidjson::Writer<rapidjson::GenericStringBuffer<rapidjson::UTF8<>, Pool>, rapidjson::UTF8<>,
+                      rapidjson::UTF8<>, Pool>
+        writer_;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/detail/json.hpp> -----
 // ----- begin <parley/detail/request.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+// ----- begin <parley/detail/request_fields.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// One top-level field's value, as a request's accessors see it: the same
+/// distinctions RapidJSON makes (IsNull, IsBool, IsString, IsUint64, IsInt64),
+/// whichever reader found it.
+struct FieldValue {
+    enum class Kind : unsigned char { null, boolean, string, unsigned_integer, negative_integer, other };
+    Kind kind = Kind::other;
+    bool boolean = false;
+    std::string_view string;
+    std::uint64_t unsigned_value = 0;
+    std::int64_t negative_value = 0;
+
+    bool is_null() const noexcept { return kind == Kind::null; }
+    bool is_bool() const noexcept { return kind == Kind::boolean; }
+    bool is_string() const noexcept { return kind == Kind::string; }
+    bool is_uint64() const noexcept { return kind == Kind::unsigned_integer; }
+    bool is_int64() const noexcept {
+        return kind == Kind::negative_integer ||
+               (kind == Kind::unsigned_integer && unsigned_value <= static_cast<std::uint64_t>(INT64_MAX));
+    }
+    std::int64_t int64() const noexcept {
+        return kind == Kind::negative_integer ? negative_value : static_cast<std::int64_t>(unsigned_value);
+    }
+
+    static FieldValue of(const rapidjson::Value& v) {
+        FieldValue out;
+        if (v.IsNull()) {
+            out.kind = Kind::null;
+        } else if (v.IsBool()) {
+            out.kind = Kind::boolean;
+            out.boolean = v.GetBool();
+        } else if (v.IsString()) {
+            out.kind = Kind::string;
+            out.string = std::string_view(v.GetString(), v.GetStringLength());
+        } else if (v.IsUint64()) {
+            out.kind = Kind::unsigned_integer;
+            out.unsigned_value = v.GetUint64();
+        } else if (v.IsInt64()) {  // not a uint64, so below zero
+            out.kind = Kind::negative_integer;
+            out.negative_value = v.GetInt64();
+        }
+        return out;
+    }
+};
+
+/// The fields of a flat request object, as offsets into its text (so the
+/// request that owns the text can move).
+struct FlatFields {
+    struct Field {
+        std::uint32_t key_at = 0, key_size = 0;
+        std::uint32_t value_at = 0, value_size = 0;  // a string's characters
+        FieldValue::Kind kind = FieldValue::Kind::other;
+        bool boolean = false;
+        std::uint64_t number = 0;
+    };
+    static constexpr std::size_t capacity = 8;
+    Field fields[capacity];
+    std::size_t count = 0;
+
+    /// The value of `key` in `text` (the text that was scanned), or false.
+    bool find(std::string_view text, std::string_view key, FieldValue& out) const noexcept {
+        for (std::size_t i = 0; i < count; ++i) {
+            const Field& f = fields[i];
+            if (f.key_size != key.size() || std::memcmp(text.data() + f.key_at, key.data(), key.size()) != 0)
+                continue;
+            out = FieldValue{};
+            out.kind = f.kind;
+            out.boolean = f.boolean;
+            out.unsigned_value = f.number;
+            if (f.kind == FieldValue::Kind::string) out.string = text.substr(f.value_at, f.value_size);
+            return true;
+        }
+        return false;
+    }
+};
+
+inline bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/// Reads `text` as one flat JSON object without building a document, for the
+/// common request (`{"type":"send","room":..,"text":..}`). Succeeds only when
+/// the reading is unambiguous: up to `FlatFields::capacity` distinct keys; values
+/// that are strings without escapes or control characters, integers of 0 to 18
+/// digits without sign, fraction or exponent, true, false or null; JSON
+/// whitespace between tokens; nothing after the object. Anything else (escapes,
+/// nesting, duplicates, other numbers, any syntax error, a text that is not an
+/// object) returns false, and the caller parses with RapidJSON, whose verdicts
+/// and error messages thus stay the only ones.
+inline bool scan_flat_object(std::string_view text, FlatFields& out) noexcept {
+    if (text.size() > UINT32_MAX) return false;
+    const char* const begin = text.data();
+    const char* const end = begin + text.size();
+    const char* p = begin;
+    out.count = 0;
+    auto skip_space = [&] {
+        while (p < end && is_json_space(*p)) ++p;
+    };
+    // At an opening quote: the characters up to the closing one.
+    auto plain_string = [&](std::uint32_t& at, std::uint32_t& size) {
+        const char* start = ++p;
+        p = find_json_special(p, end);
+        if (p == end || *p != '"') return false;
+        at = static_cast<std::uint32_t>(start - begin);
+        size = static_cast<std::uint32_t>(p - start);
+        ++p;
+        return true;
+    };
+    auto literal = [&](const char* word, std::size_t n) {
+        if (static_cast<std::size_t>(end - p) < n || std::memcmp(p, word, n) != 0) return false;
+        p += n;
+        return true;
+    };
+
+    skip_space();
+    if (p == end || *p != '{') return false;
+    ++p;
+    skip_space();
+    if (p < end && *p == '}') {
+        ++p;
+    } else {
+        for (;;) {
+            if (out.count == FlatFields::capacity || p == end || *p != '"') return false;
+            auto& f = out.fields[out.count];
+            f = FlatFields::Field{};
+            if (!plain_string(f.key_at, f.key_size)) return false;
+            skip_space();
+            if (p == end || *p != ':') return false;
+            ++p;
+            skip_space();
+            if (p == end) return false;
+            const char c = *p;
+            if (c == '"') {
+                f.kind = FieldValue::Kind::string;
+                if (!plain_string(f.value_at, f.value_size)) return false;
+            } else if (c >= '0' && c <= '9') {
+                const char* digits = p;
+                std::uint64_t n = 0;
+                while (p < end && *p >= '0' && *p <= '9') n = n * 10 + static_cast<std::uint64_t>(*p++ - '0');
+                const auto length = p - digits;
+                if (length > 18 || (length > 1 && *digits == '0')) return false;
+                if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) return false;
+                f.kind = FieldValue::Kind::unsigned_integer;
+                f.number = n;
+            } else if (literal("true", 4)) {
+                f.kind = FieldValue::Kind::boolean;
+                f.boolean = true;
+            } else if (literal("false", 5)) {
+                f.kind = FieldValue::Kind::boolean;
+            } else if (literal("null", 4)) {
+                f.kind = FieldValue::Kind::null;
+            } else {
+                return false;
+            }
+            for (std::size_t i = 0; i < out.count; ++i)
+                if (out.fields[i].key_size == f.key_size &&
+                    std::memcmp(begin + out.fields[i].key_at, begin + f.key_at, f.key_size) == 0)
+                    return false;
+            ++out.count;
+            skip_space();
+            if (p == end) return false;
+            if (*p == '}') {
+                ++p;
+                break;
+            }
+            if (*p != ',') return false;
+            ++p;
+            skip_space();
+        }
+    }
+    skip_space();
+    return p == end;
+}
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/detail/request_fields.hpp> -----
+
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -1446,87 +1895,88 @@ struct RequestProblem {
 
 /// A parsed request object with typed, validating field access. The first
 /// problem found is kept; later accessors then return empty values.
+///
+/// Two readers: a flat object of plain fields (nearly every request) is read
+/// in one scan without a document (`scan_flat_object`); anything else is
+/// parsed by RapidJSON, which thus decides every error. Both give the
+/// accessors the same view of a field (`FieldValue`).
 class Request {
 public:
     Request() = default;
     Request(const Request&) = delete;
     Request& operator=(const Request&) = delete;
+    /// Movable: a flat request keeps offsets into its text, a parsed one its
+    /// document (and the text it points into) on the heap.
+    Request(Request&&) = default;
+    Request& operator=(Request&&) = default;
 
     /// Parses and checks the envelope: JSON object, unique keys, `ref`, `type`.
     /// `text` must be valid UTF-8 (Client checks every frame first); the request
-    /// keeps it and parses in place.
+    /// keeps it (and parses in place when RapidJSON reads it).
     static std::optional<RequestProblem> parse(std::string text, const Limits& limits,
                                                Request& out) {
-        if (json_nesting_depth(text) > limits.max_json_depth)
+        out.text_ = std::move(text);
+        // A flat object is one level deep: within any depth limit but zero.
+        if (limits.max_json_depth >= 1 && scan_flat_object(out.text_, out.flat_)) {
+            out.flat_ok_ = true;
+            return out.check_envelope(limits);
+        }
+        if (json_nesting_depth(out.text_) > limits.max_json_depth)
             return RequestProblem{ErrorCode::bad_json, "JSON nested deeper than " +
                                                            std::to_string(limits.max_json_depth)};
+        out.dom_ = std::make_unique<Dom>();
+        auto& dom = *out.dom_;
+        dom.text = std::move(out.text_);
         std::string error;
-        out.text_ = std::move(text);
-        if (!parse_json_in_place(out.text_, out.doc_, error))
+        if (!parse_json_in_place(dom.text, dom.doc, error))
             return RequestProblem{ErrorCode::bad_json, error};
-        if (!out.doc_.IsObject())
+        if (!dom.doc.IsObject())
             return RequestProblem{ErrorCode::bad_request, "a request must be a JSON object"};
-        const auto count = out.doc_.MemberCount();
+        const auto count = dom.doc.MemberCount();
         for (rapidjson::SizeType a = 0; a < count; ++a)
             for (rapidjson::SizeType b = a + 1; b < count; ++b)
-                if (out.doc_.MemberBegin()[a].name == out.doc_.MemberBegin()[b].name)
+                if (dom.doc.MemberBegin()[a].name == dom.doc.MemberBegin()[b].name)
                     return RequestProblem{ErrorCode::bad_request,
                                           "duplicate field \"" +
-                                              std::string(out.doc_.MemberBegin()[a].name.GetString()) +
+                                              std::string(dom.doc.MemberBegin()[a].name.GetString()) +
                                               "\""};
-        // A null ref is no ref, as null is "absent" for every optional field.
-        if (const auto* ref = find_member(out.doc_, "ref"); ref && !ref->IsNull()) {
-            const auto& v = *ref;
-            if (v.IsString() && v.GetStringLength() <= limits.max_ref_bytes) {
-                out.ref_.kind = Ref::Kind::text;
-                out.ref_.text.assign(v.GetString(), v.GetStringLength());
-            } else if (v.IsInt64()) {
-                out.ref_.kind = Ref::Kind::integer;
-                out.ref_.integer = v.GetInt64();
-            } else {
-                return RequestProblem{ErrorCode::bad_request,
-                                      "\"ref\" must be an integer or a string of at most " +
-                                          std::to_string(limits.max_ref_bytes) + " bytes"};
-            }
-        }
-        const auto* type = find_member(out.doc_, "type");
-        if (!type || !type->IsString())
-            return RequestProblem{ErrorCode::bad_request, "\"type\" must be a string"};
-        out.type_ = std::string_view(type->GetString(), type->GetStringLength());
-        return std::nullopt;
+        return out.check_envelope(limits);
     }
 
-    std::string_view type() const noexcept { return type_; }
+    std::string_view type() const noexcept {
+        return flat_ok_ ? std::string_view(text_).substr(type_at_, type_.size()) : type_;
+    }
     const Ref& ref() const noexcept { return ref_; }
     const std::optional<RequestProblem>& problem() const noexcept { return problem_; }
 
     std::string_view required_string(const char* key) {
-        auto v = find(key);
-        if (!v) return fail(key, "is required"), std::string_view{};
-        if (!v->IsString()) return fail(key, "must be a string"), std::string_view{};
-        return {v->GetString(), v->GetStringLength()};
+        FieldValue v;
+        if (!find(key, v)) return fail(key, "is required"), std::string_view{};
+        if (!v.is_string()) return fail(key, "must be a string"), std::string_view{};
+        return v.string;
     }
     std::optional<std::string_view> optional_string(const char* key) {
-        auto v = find(key);
-        if (!v || v->IsNull()) return std::nullopt;
-        if (!v->IsString()) return fail(key, "must be a string"), std::nullopt;
-        return std::string_view{v->GetString(), v->GetStringLength()};
+        FieldValue v;
+        if (!find(key, v) || v.is_null()) return std::nullopt;
+        if (!v.is_string()) return fail(key, "must be a string"), std::nullopt;
+        return v.string;
     }
     std::optional<std::uint64_t> optional_count(const char* key) {
-        auto v = find(key);
-        if (!v || v->IsNull()) return std::nullopt;
-        if (!v->IsUint64()) return fail(key, "must be a non-negative integer"), std::nullopt;
-        return v->GetUint64();
+        FieldValue v;
+        if (!find(key, v) || v.is_null()) return std::nullopt;
+        if (!v.is_uint64()) return fail(key, "must be a non-negative integer"), std::nullopt;
+        return v.unsigned_value;
     }
     std::uint64_t required_count(const char* key) {
-        if (!find(key)) return fail(key, "is required"), 0;
+        FieldValue v;
+        if (!find(key, v)) return fail(key, "is required"), 0;
         return optional_count(key).value_or(0);
     }
     bool required_bool(const char* key) {
-        auto v = find(key);
-        if (!v) return fail(key, "is required"), false;
-        if (!v->IsBool()) return fail(key, "must be true or false"), false;
-        return v->GetBool();
+        FieldValue v;
+        if (!find(key, v)) return fail(key, "is required"), false;
+        if (!v.is_bool()) return fail(key, "must be true or false"), false;
+        return v.boolean;
     }
 
     /// Records a problem found by the caller's own validation (first one wins).
@@ -1535,26 +1985,69 @@ public:
     }
 
 private:
-    const rapidjson::Value* find(const char* key) const { return find_member(doc_, key); }
+    /// `ref` and `type`, the fields every request is answered by.
+    std::optional<RequestProblem> check_envelope(const Limits& limits) {
+        FieldValue v;
+        // A null ref is no ref, as null is "absent" for every optional field.
+        if (find("ref", v) && !v.is_null()) {
+            if (v.is_string() && v.string.size() <= limits.max_ref_bytes) {
+                ref_.kind = Ref::Kind::text;
+                ref_.text.assign(v.string.data(), v.string.size());
+            } else if (v.is_int64()) {
+                ref_.kind = Ref::Kind::integer;
+                ref_.integer = v.int64();
+            } else {
+                return RequestProblem{ErrorCode::bad_request,
+                                      "\"ref\" must be an integer or a string of at most " +
+                                          std::to_string(limits.max_ref_bytes) + " bytes"};
+            }
+        }
+        if (!find("type", v) || !v.is_string())
+            return RequestProblem{ErrorCode::bad_request, "\"type\" must be a string"};
+        type_ = v.string;
+        // A flat reading's views point into text_, which moving a short
+        // (in-object) string relocates: type() goes by the offset.
+        if (flat_ok_) type_at_ = static_cast<std::size_t>(v.string.data() - text_.data());
+        return std::nullopt;
+    }
+
+    bool find(std::string_view key, FieldValue& out) const {
+        if (flat_ok_) return flat_.find(text_, key, out);
+        if (!dom_) return false;
+        const auto* v = find_member(dom_->doc, key);
+        if (!v) return false;
+        out = FieldValue::of(*v);
+        return true;
+    }
     void fail(const char* key, const char* what) {
         fail(ErrorCode::bad_request, "\"" + std::string(key) + "\" " + what);
     }
 
-    // A request's values live in fixed buffers inside it: a chat request is a
-    // handful of fields, so parsing allocates nothing (RapidJSON's default
-    // document allocates its pool, a 64 KiB chunk and its parse stack). Bigger
-    // requests spill into 4 KiB chunks.
-    using Pool = rapidjson::MemoryPoolAllocator<>;
-    static constexpr std::size_t pool_bytes = 768;
-    static constexpr std::size_t stack_bytes = 512;
-    static constexpr std::size_t spill_chunk_bytes = 4096;
-    alignas(8) char value_buffer_[pool_bytes];
-    alignas(8) char stack_buffer_[stack_bytes];
-    Pool values_{value_buffer_, sizeof value_buffer_, spill_chunk_bytes};
-    Pool stack_{stack_buffer_, sizeof stack_buffer_, spill_chunk_bytes};
-    rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc_{&values_, stack_bytes / 2, &stack_};
-    std::string text_;  ///< the frame, parsed in place: doc_'s strings point into it
+    /// RapidJSON's reading of a request that is not flat, and the text its
+    /// strings point into; on the heap, so it stays put when the request moves.
+    struct Dom {
+        // A request's values live in fixed buffers here: a chat request is a
+        // handful of fields, so parsing allocates nothing more (RapidJSON's
+        // default document allocates its pool, a 64 KiB chunk and its parse
+        // stack). Bigger requests spill into 4 KiB chunks.
+        using Pool = rapidjson::MemoryPoolAllocator<>;
+        static constexpr std::size_t pool_bytes = 768;
+        static constexpr std::size_t stack_bytes = 512;
+        static constexpr std::size_t spill_chunk_bytes = 4096;
+        alignas(8) char value_buffer[pool_bytes];
+        alignas(8) char stack_buffer[stack_bytes];
+        Pool values{value_buffer, sizeof value_buffer, spill_chunk_bytes};
+        Pool stack{stack_buffer, sizeof stack_buffer, spill_chunk_bytes};
+        rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc{&values, stack_bytes / 2, &stack};
+        std::string text;  ///< the frame, parsed in place: doc's strings point into it
+    };
+
+    std::string text_;  ///< the frame, when read flat (flat_ holds offsets into it)
+    FlatFields flat_;
+    bool flat_ok_ = false;
+    std::unique_ptr<Dom> dom_;
     std::string_view type_;
+    std::size_t type_at_ = 0;  ///< type_'s offset in text_ when read flat
     Ref ref_;
     std::optional<RequestProblem> problem_;
 };
@@ -1703,11 +2196,11 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
 inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    JsonWriter w;
-    std::string text = start(w, "message").field("room", room).finish();
-    // `{"type":"message","room":"r"}` + `{"seq":...}` -> `{"type":..,"room":"r","seq":...}`
-    text.back() = ',';
-    text.append(m.json, 1, std::string::npos);
+    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`, written
+    // directly into its final string, as it is built once per message.
+    constexpr std::string_view head = R"({"type":"message","room":)";
+    std::string text(head.size() + json_string_size(room) + m.json.size(), '\0');
+    JsonSink(text.data()).raw(head).string(room).raw(",").raw(std::string_view(m.json).substr(1));
     return text;
 }
 
@@ -1770,6 +2263,175 @@ inline std::string encode_shutdown(std::string_view reason) {
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/detail/events.hpp> -----
+// ----- begin <parley/detail/remote_members.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// The members other nodes list in one room, as its Hub keeps them (one lane,
+/// no locking). The list starts unknown; a read fills it, and the Bus's live
+/// events keep it current. Events that arrive while a read is in flight are
+/// held and applied on top of what the read returns: the read may or may not
+/// already reflect them, and applying a listing twice or an unlisting of
+/// someone absent changes nothing, so the result is right either way.
+///
+/// Every operation returns the changes to the list, which is what the room's
+/// local members are told: what they saw (the `joined` list, then each change)
+/// stays equal to the list.
+class RemoteMembers {
+public:
+    struct Change {
+        enum class Kind { join, leave, rename };
+        Kind kind;
+        std::string nick;
+        std::string old_nick;  ///< of a rename
+    };
+    using Changes = std::vector<Change>;
+
+    explicit RemoteMembers(std::string own_node) : own_node_(std::move(own_node)) {}
+
+    /// A read returned and nothing changed it since.
+    bool synced() const noexcept { return synced_; }
+    bool reading() const noexcept { return reading_; }
+
+    /// A read is starting: events are held until `read_done`.
+    void begin_read() {
+        reading_ = true;
+        reread_ = false;
+    }
+
+    /// The read's answer (nullopt: it failed; the list stays as it was, with the
+    /// held events applied, and counts as not synced). Returns the changes, and
+    /// sets `again` when something asked for another read meanwhile.
+    Changes read_done(std::optional<std::vector<Bus::RemoteMember>> found, bool& again) {
+        reading_ = false;
+        again = reread_;
+        reread_ = false;
+        List next;
+        if (found) {
+            for (auto& m : *found)
+                if (m.node != own_node_) next[{m.node, m.member}] = std::move(m.nick);
+        } else {
+            next = list_;
+        }
+        auto held = std::move(held_);
+        held_.clear();
+        for (const auto& event : held) apply(next, event, nullptr);
+        auto changes = diff(list_, next);
+        list_ = std::move(next);
+        synced_ = found.has_value() && !again;
+        return changes;
+    }
+
+    /// A live event from another node. Held during a read; a `resync` returns
+    /// true in `read_now` when a read should start (else one follows the current).
+    Changes on_event(const Bus::MemberEvent& event, bool& read_now) {
+        read_now = false;
+        if (event.node == own_node_) return {};
+        if (event.kind == Bus::MemberEvent::Kind::resync) {
+            synced_ = false;
+            if (reading_) reread_ = true;
+            else read_now = true;
+            return {};
+        }
+        if (reading_) {
+            held_.push_back(event);
+            return {};
+        }
+        Changes changes;
+        apply(list_, event, &changes);
+        return changes;
+    }
+
+    /// Nobody here listens any more: the list is no longer followed.
+    void reset() {
+        list_.clear();
+        held_.clear();
+        synced_ = false;
+        reread_ = false;
+        // A read still in flight is discarded when it answers (see `epoch`).
+        reading_ = false;
+        ++epoch_;
+    }
+    /// Changes with every `reset`: a read started under another epoch is stale.
+    std::uint64_t epoch() const noexcept { return epoch_; }
+
+    template <class F>
+    void for_each_nick(F&& f) const {
+        for (const auto& [key, nick] : list_) f(nick);
+    }
+    std::size_t size() const noexcept { return list_.size(); }
+
+private:
+    using Key = std::pair<std::string, std::string>;  // node, member
+    using List = std::map<Key, std::string>;
+
+    static void apply(List& list, const Bus::MemberEvent& event, Changes* out) {
+        using Kind = Bus::MemberEvent::Kind;
+        switch (event.kind) {
+        case Kind::listed: {
+            auto [it, added] = list.try_emplace(Key{event.node, event.member}, event.nick);
+            if (added) {
+                if (out) out->push_back({Change::Kind::join, event.nick, {}});
+            } else if (it->second != event.nick) {
+                if (out) out->push_back({Change::Kind::rename, event.nick, it->second});
+                it->second = event.nick;
+            }
+            break;
+        }
+        case Kind::unlisted: {
+            auto it = list.find(Key{event.node, event.member});
+            if (it == list.end()) break;
+            if (out) out->push_back({Change::Kind::leave, it->second, {}});
+            list.erase(it);
+            break;
+        }
+        case Kind::node_gone: {
+            auto it = list.lower_bound(Key{event.node, std::string()});
+            while (it != list.end() && it->first.first == event.node) {
+                if (out) out->push_back({Change::Kind::leave, it->second, {}});
+                it = list.erase(it);
+            }
+            break;
+        }
+        case Kind::resync:
+            break;
+        }
+    }
+
+    static Changes diff(const List& before, const List& after) {
+        Changes out;
+        for (const auto& [key, nick] : before) {
+            auto it = after.find(key);
+            if (it == after.end()) out.push_back({Change::Kind::leave, nick, {}});
+            else if (it->second != nick) out.push_back({Change::Kind::rename, it->second, nick});
+        }
+        for (const auto& [key, nick] : after)
+            if (!before.count(key)) out.push_back({Change::Kind::join, nick, {}});
+        return out;
+    }
+
+    std::string own_node_;
+    List list_;
+    std::vector<Bus::MemberEvent> held_;
+    bool synced_ = false;
+    bool reading_ = false;
+    bool reread_ = false;
+    std::uint64_t epoch_ = 0;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/detail/remote_members.hpp> -----
 
 #include <algorithm>
 #include <chrono>
@@ -1780,6 +2442,7 @@ PARLEY_NAMESPACE_END
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -1808,6 +2471,8 @@ public:
           record_(std::move(record)),
           lane_(transport_.make_lane()),
           cluster_(lobby.bus().assigns_seq()),
+          shares_members_(lobby.bus().shares_members()),
+          remote_(lobby.node_id()),
           next_seq_(record_.last_seq + 1) {}
 
     const std::string& id() const noexcept { return record_.id; }
@@ -1898,6 +2563,7 @@ private:
         bool typing = false;
         time_point typing_until{};
         time_point typing_broadcast_at{};
+        std::uint64_t listed_as = 0;  // its id in the cluster's member list (kept by a takeover)
     };
 
     /// Runs `work` on this lane, keeping this object alive until then. The
@@ -1978,24 +2644,36 @@ private:
             lobby_.join_finished(r.client, record_.id, nullptr);
             return;
         }
-        if (!cluster_) return start_join(std::move(r));
-        // Clustered: listen first, then learn the room's newest seq, so every
-        // message is either in the replay read below or arrives live.
+        if (!cluster_ && !shares_members_) return start_join(std::move(r));
+        // Clustered: listen first, then learn the room's newest seq and the other
+        // nodes' members, so every message and member change is either in those
+        // reads or arrives live.
         if (!subscribed_) subscribe_bus();
         ++pending_joins_;
+        if (!cluster_) return start_join_when_members_known(std::move(r));
         lobby_.bus().room_head(record_.id, [self = this->shared_from_this(),
                                             r = std::move(r)](std::optional<std::uint64_t> head) mutable {
             self->post([self, r = std::move(r), head]() mutable {
-                --self->pending_joins_;
                 // With members here the subscription is live and delivers in order;
                 // jumping ahead then would drop messages still on their way. So it
                 // would with another join's replay read in flight: that join takes
                 // what arrives meanwhile from the window, which must stay whole.
                 if (head && self->members_.empty() && self->replays_in_flight_ == 0)
                     self->advance_to(*head);
-                self->start_join(std::move(r));
+                self->start_join_when_members_known(std::move(r));
             });
         });
+    }
+
+    /// The join counted in `pending_joins_` goes on once the remote member list is read.
+    void start_join_when_members_known(JoinRequest r) {
+        auto go = [this, r = std::move(r)]() mutable {
+            --pending_joins_;
+            start_join(std::move(r));
+        };
+        if (!shares_members_ || remote_.synced()) return go();
+        members_waiters_.emplace_back(std::move(go));
+        if (!remote_.reading()) read_members();
     }
 
     void start_join(JoinRequest r) {
@@ -2050,22 +2728,35 @@ private:
                 // sees the name twice, or leave while its owner is here.
                 index_.erase(same->session);
                 index_[r.session] = static_cast<std::size_t>(same - members_.begin());
+                const auto listed_as = same->listed_as;  // the cluster knows it by that id
                 *same = Member{r.client, r.handle, r.session, r.nick, r.author};
+                same->listed_as = listed_as;
                 took_over = true;
             } else {
                 index_[r.session] = members_.size();
                 members_.push_back(Member{r.client, r.handle, r.session, r.nick, r.author});
+                members_.back().listed_as = r.session;
                 if (!subscribed_) subscribe_bus();
             }
         }
         std::vector<std::string_view> nicks;
-        nicks.reserve(members_.size());
+        nicks.reserve(members_.size() + remote_.size());
         for (const auto& m : members_) nicks.push_back(m.nick);
+        if (remote_.size()) {
+            // A nick on two nodes at once (reclaimed elsewhere, its leave on its way) is listed once.
+            std::unordered_set<std::string_view> seen(nicks.begin(), nicks.end());
+            remote_.for_each_nick([&](const std::string& nick) {
+                if (seen.insert(nick).second) nicks.push_back(nick);
+            });
+        }
         lobby_.deliver(r.client, r.handle,
                        make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
                                                         messages, record_.epoch, complete)));
         if (!rejoin && !took_over) {
-            broadcast(make_frame(detail::encode_presence(record_.id, "join", r.nick)), r.session);
+            auto frame = make_frame(detail::encode_presence(record_.id, "join", r.nick));
+            broadcast_local(frame, r.session);
+            lobby_.bus().member_listed(lobby_.node_id(), record_.id, std::to_string(r.session), r.nick,
+                                       std::move(frame));
             lobby_.room_members_changed(record_.id, members_.size());
         }
         lobby_.join_finished(r.client, record_.id, this->shared_from_this());
@@ -2087,7 +2778,10 @@ private:
         }
         members_.pop_back();
         if (reply_ref) reply(gone, detail::encode_left(*reply_ref, record_.id));
-        broadcast(make_frame(detail::encode_presence(record_.id, "leave", gone.nick)));
+        auto frame = make_frame(detail::encode_presence(record_.id, "leave", gone.nick));
+        broadcast_local(frame);
+        lobby_.bus().member_unlisted(lobby_.node_id(), record_.id, std::to_string(gone.listed_as),
+                                     std::move(frame));
         maybe_unsubscribe();
         lobby_.room_members_changed(record_.id, members_.size());
     }
@@ -2096,7 +2790,10 @@ private:
         auto* m = find(session);
         if (!m) return;
         m->nick = nick;
-        broadcast(make_frame(detail::encode_nick_changed({}, record_.id, old_nick, nick)), session);
+        const auto listed_as = std::to_string(m->listed_as);
+        auto frame = make_frame(detail::encode_nick_changed({}, record_.id, old_nick, nick));
+        broadcast_local(frame, session);  // may drop slow consumers: `m` is not used after
+        lobby_.bus().member_listed(lobby_.node_id(), record_.id, listed_as, nick, std::move(frame));
     }
 
     // ---- messages --------------------------------------------------------------------------
@@ -2184,15 +2881,42 @@ private:
     void fill_gap(const BusEvent& event) {
         filling_gap_ = true;
         gap_end_ = event.seq;
+        gap_attempts_ = 0;
         held_events_.push_back(event);
-        const std::uint64_t missing = event.seq - next_seq_;
+        read_gap();
+    }
+
+    void read_gap() {
+        ++gap_attempts_;
+        const std::uint64_t missing = gap_end_ - next_seq_;
         const auto limit = static_cast<std::size_t>(std::min<std::uint64_t>(missing, limits_.history_window));
-        lobby_.store().read(record_.id, HistoryQuery{event.seq - 1 - limit, event.seq, limit},
+        lobby_.store().read(record_.id, HistoryQuery{gap_end_ - 1 - limit, gap_end_, limit},
                             [self = this->shared_from_this()](HistoryPage page) {
                                 self->post([self, page = std::move(page)]() mutable {
-                                    self->gap_filled(std::move(page.messages));
+                                    self->gap_read(std::move(page));
                                 });
                             });
+    }
+
+    /// A failed read is tried again with backoff (see `Limits::gap_read_backoff`),
+    /// the held events still waiting; after the last attempt the gap is skipped.
+    void gap_read(HistoryPage page) {
+        if (retired_) return gap_filled({});
+        if (!page.failed) return gap_filled(std::move(page.messages));
+        if (gap_attempts_ >= limits_.gap_read_attempts) {
+            Metrics::add(lobby_.metrics().gap_reads_failed);
+            return gap_filled({});
+        }
+        Metrics::add(lobby_.metrics().gap_read_retries);
+        auto delay = limits_.gap_read_backoff;
+        for (std::size_t i = 1; i < gap_attempts_ && delay < limits_.gap_read_backoff_max; ++i) delay *= 2;
+        gap_timer_armed_ = true;
+        gap_timer_ = transport_.start_timer(lane_, std::min(delay, limits_.gap_read_backoff_max),
+                                            [self = this->shared_from_this()] {
+                                                self->gap_timer_armed_ = false;
+                                                if (self->retired_) return self->gap_filled({});
+                                                self->read_gap();
+                                            });
     }
 
     void gap_filled(std::vector<StoredMessagePtr> found) {
@@ -2415,10 +3139,67 @@ private:
             else
                 self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
         });
+        if (shares_members_) watch_members();
     }
     void unsubscribe_bus() {
         subscribed_ = false;
         lobby_.bus().unsubscribe(lobby_.node_id(), record_.id);
+        if (!shares_members_) return;
+        lobby_.bus().unwatch_members(lobby_.node_id(), record_.id);
+        remote_.reset();  // nobody here follows the list any more
+    }
+
+    // ---- the other nodes' members (a Bus that shares_members) ----------------------------
+
+    void watch_members() {
+        std::weak_ptr<Hub> weak = this->shared_from_this();
+        lobby_.bus().watch_members(lobby_.node_id(), record_.id, [weak](const Bus::MemberEvent& event) {
+            if (auto self = weak.lock()) self->post([self, event] { self->on_member_event(event); });
+        });
+    }
+
+    /// Reads the list (the Bus answers once the subscription is confirmed);
+    /// events arriving meanwhile are held by `remote_`.
+    void read_members() {
+        remote_.begin_read();
+        lobby_.bus().read_members(
+            lobby_.node_id(), record_.id,
+            [self = this->shared_from_this(), epoch = remote_.epoch()](
+                std::optional<std::vector<Bus::RemoteMember>> found) mutable {
+                self->post([self, epoch, found = std::move(found)]() mutable {
+                    self->members_read(epoch, std::move(found));
+                });
+            });
+    }
+
+    void members_read(std::uint64_t epoch, std::optional<std::vector<Bus::RemoteMember>> found) {
+        if (epoch != remote_.epoch()) return;  // unsubscribed meanwhile: a later read counts
+        bool again = false;
+        announce(remote_.read_done(std::move(found), again));
+        // Joins waiting go on with this list; a read asked for meanwhile follows.
+        auto waiters = std::move(members_waiters_);
+        members_waiters_.clear();
+        for (auto& go : waiters) go();
+        if (again && subscribed_) read_members();
+    }
+
+    void on_member_event(const Bus::MemberEvent& event) {
+        if (retired_ || !subscribed_) return;
+        bool read_now = false;
+        announce(remote_.on_event(event, read_now));
+        if (read_now) read_members();
+    }
+
+    /// Tells the local members how the other nodes' list changed.
+    void announce(const detail::RemoteMembers::Changes& changes) {
+        using Kind = detail::RemoteMembers::Change::Kind;
+        for (const auto& c : changes) {
+            if (c.kind == Kind::rename)
+                broadcast_local(make_frame(detail::encode_nick_changed({}, record_.id, c.old_nick, c.nick)));
+            else
+                broadcast_local(make_frame(
+                    detail::encode_presence(record_.id, c.kind == Kind::join ? "join" : "leave", c.nick)));
+        }
     }
     /// Leaves the room's channel once nobody here listens or is about to.
     void maybe_unsubscribe() {
@@ -2431,8 +3212,15 @@ private:
         ++typing_generation_;
         if (typing_timer_armed_) transport_.cancel_timer(typing_timer_);
         typing_timer_armed_ = false;
+        if (gap_timer_armed_) transport_.cancel_timer(gap_timer_);
+        gap_timer_armed_ = false;
+        filling_gap_ = false;
         if (subscribed_) unsubscribe_bus();
         held_events_.clear();
+        // Joins waiting for the member list finish now (refused: the room is retired).
+        auto waiters = std::move(members_waiters_);
+        members_waiters_.clear();
+        for (auto& go : waiters) go();
     }
 
     Lobby<Transport>& lobby_;
@@ -2441,6 +3229,7 @@ private:
     const RoomRecord record_;
     typename Transport::lane_type lane_;
     const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
+    const bool shares_members_;  // the Bus keeps the member list cluster-wide
     bool subscribed_ = false;  // on the Bus channel of this room
 
     std::vector<Member> members_;
@@ -2450,6 +3239,11 @@ private:
     bool filling_gap_ = false;           // reading seqs a live delivery skipped
     std::uint64_t gap_end_ = 0;          // the seq of the event that showed the gap
     std::vector<BusEvent> held_events_;  // sequenced events waiting for that read
+    std::size_t gap_attempts_ = 0;       // reads of the current gap so far
+    typename Transport::timer_type gap_timer_{};
+    bool gap_timer_armed_ = false;       // a failed gap read waits to be tried again
+    detail::RemoteMembers remote_;       // the other nodes' members (shares_members_)
+    std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
     bool retired_ = false;
@@ -2719,15 +3513,15 @@ private:
             Metrics::add(metrics.protocol_closes);
             return terminate(close_code::invalid_payload, "invalid UTF-8");
         }
-        auto request = std::make_unique<detail::Request>();
-        auto problem = detail::Request::parse(std::move(text), limits_, *request);
+        detail::Request request;  // moved to the inbox only when it has to wait
+        auto problem = detail::Request::parse(std::move(text), limits_, request);
         if (!bucket_.try_take(now)) {
             Metrics::add(metrics.rate_limited);
             if (!strikes_.try_take(now)) {
                 Metrics::add(metrics.policy_closes);
                 return terminate(close_code::policy, "too many requests");
             }
-            return error(request->ref(), ErrorCode::rate_limited,
+            return error(request.ref(), ErrorCode::rate_limited,
                          "slow down: at most " + std::to_string(limits_.rate_per_second) +
                              " requests per second");
         }
@@ -2737,10 +3531,10 @@ private:
                 Metrics::add(metrics.policy_closes);
                 return terminate(close_code::policy, "too many bad requests");
             }
-            return error(request->ref(), problem->code, problem->message);
+            return error(request.ref(), problem->code, problem->message);
         }
         if (busy_) return inbox_.push_back(std::move(request));
-        dispatch(*request);
+        dispatch(request);
     }
 
     /// Called on this lane when a Lobby round trip ends; runs queued requests.
@@ -2749,7 +3543,7 @@ private:
         while (!busy_ && !closed_ && !inbox_.empty()) {
             auto next = std::move(inbox_.front());
             inbox_.pop_front();
-            dispatch(*next);
+            dispatch(next);
         }
     }
 
@@ -2759,6 +3553,11 @@ private:
 
     void dispatch(detail::Request& rq) {
         const auto type = rq.type();
+        // The common request first (the same answers as the chain below).
+        if (type == "send") {
+            if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
+            return on_send(rq);
+        }
         if (type == "ping") return send(detail::encode_pong(rq.ref()));
         if (type == "hello") return on_hello(rq);
         if (!is_known_type(type))
@@ -3034,7 +3833,7 @@ private:
     bool busy_ = false;  // a Lobby round trip is under way
     // A list, not a deque: requests rarely wait, and an empty std::deque
     // already holds about 600 bytes, which every idle session would pay.
-    std::list<std::unique_ptr<detail::Request>> inbox_;
+    std::list<detail::Request> inbox_;
     std::atomic<bool> closed_{false};  // read by Hubs to skip a join that raced a close
 
     detail::TokenBucket bucket_;
@@ -3216,9 +4015,7 @@ public:
         post([this, name = std::move(name), done = std::move(done)] {
             if (!detail::is_valid_room_name(name, limits_))
                 return done(ErrorCode::room_name_invalid, RoomInfo{});
-            RoomInfo info;
-            auto failure = make_room(name, info);
-            done(failure, info);
+            make_room(name, done);
         });
     }
 
@@ -3261,12 +4058,19 @@ public:
         });
     }
 
-    /// Whether `nick` is valid and free; `done(failure)` with nick_invalid or nick_taken.
+    /// Whether `nick` is valid and free cluster-wide; `done(failure)` with
+    /// nick_invalid, nick_taken, or unavailable (a clustered Bus cannot be asked).
     void nick_available(std::string nick, std::function<void(Failure)> done) {
         post([this, nick = std::move(nick), done = std::move(done)] {
             if (!detail::is_valid_nick(nick, limits_)) return done(ErrorCode::nick_invalid);
-            done(nicks_.count(detail::fold_ascii_case(nick)) ? Failure(ErrorCode::nick_taken)
-                                                            : std::nullopt);
+            const auto key = detail::fold_ascii_case(nick);
+            if (nicks_.count(key)) return done(ErrorCode::nick_taken);
+            bus_->nick_held(key, [this, done](std::optional<bool> held) {
+                post([done, held] {
+                    if (!held) return done(ErrorCode::unavailable);
+                    done(*held ? Failure(ErrorCode::nick_taken) : std::nullopt);
+                });
+            });
         });
     }
 
@@ -3406,6 +4210,7 @@ private:
                 entry.grace_armed = false;
                 entry.owner = client;
                 entry.nick = nick;
+                bus_->nick_online(key, entry.token, true);
             } else if (bus_->shares_nicknames()) {
                 // Cluster-wide: the token proves a claim made on another node.
                 auto claim_token = token.empty() ? random_.hex(2) : token;
@@ -3458,6 +4263,7 @@ private:
             it->second.owner = client;
             it->second.nick = nick;
         }
+        bus_->nick_online(key, token, true);
         Metrics::add(metrics_.identified_sessions);
         client->identified(it->second.nick, it->second.token, ref);
     }
@@ -3509,6 +4315,7 @@ private:
         NickEntry entry = std::move(old_it->second);
         nicks_.erase(old_it);
         bus_->release_nick(old_key, token);
+        bus_->nick_online(key, token, true);
         entry.nick = nick;
         nicks_[key] = std::move(entry);
         client->renamed(nick, std::move(ref));
@@ -3554,6 +4361,7 @@ private:
         }
         auto& entry = it->second;
         entry.owner = nullptr;
+        bus_->nick_online(it->first, entry.token, false);  // in grace: not reachable by DMs
         entry.reserved_until = transport_.now() + limits_.nick_reclaim_grace;
         if (entry.grace_armed) transport_.cancel_timer(entry.grace_timer);
         entry.grace_armed = true;
@@ -3595,12 +4403,37 @@ private:
         if (!rooms_.at(id).permanent) arm_room_ttl(id);
     }
 
-    Failure make_room(const std::string& name, RoomInfo& out) {
+    Failure room_refusal(const std::string& name) const {
         if (stopping_) return ErrorCode::server_busy;
         if (rooms_.size() >= limits_.max_rooms) return ErrorCode::too_many_rooms;
         if (room_names_.count(detail::fold_ascii_case(name))) return ErrorCode::room_exists;
+        return std::nullopt;
+    }
+
+    /// Creates a room; with a Bus that shares room names, once the name is
+    /// claimed cluster-wide. `done(failure, room)` runs on this lane.
+    void make_room(const std::string& name, std::function<void(Failure, RoomInfo)> done) {
+        if (auto failure = room_refusal(name)) return done(failure, RoomInfo{});
+        if (!bus_->shares_room_names()) return done(std::nullopt, add_new_room(name, new_room_id()));
+        const auto key = detail::fold_ascii_case(name);
+        auto id = new_room_id();
+        bus_->claim_room_name(key, id, [this, name, key, id, done](NickClaim result) {
+            post([this, name, key, id, done, result] {
+                if (result == NickClaim::taken) return done(ErrorCode::room_exists, RoomInfo{});
+                if (result == NickClaim::unavailable) return done(ErrorCode::unavailable, RoomInfo{});
+                // Checked again: the lane ran other work while Redis answered.
+                if (auto failure = room_refusal(name)) {
+                    bus_->release_room_name(key, id);
+                    return done(failure, RoomInfo{});
+                }
+                done(std::nullopt, add_new_room(name, id));
+            });
+        });
+    }
+
+    RoomInfo add_new_room(const std::string& name, const std::string& new_id) {
         RoomRecord record;
-        record.id = new_room_id();
+        record.id = new_id;
         record.name = name;
         record.epoch = random_.hex(1);
         store_->save_room(record);
@@ -3608,27 +4441,29 @@ private:
         add_room(std::move(record));
         Metrics::add(metrics_.rooms_created);
         bus_->room_changed(node_id_, rooms_.at(id).hub->record(), 0);
-        out = info(rooms_.at(id));
         publish_room(id);
-        return std::nullopt;
+        return info(rooms_.at(id));
     }
 
     void create_room_for(ClientPtr client, std::string name, detail::Ref ref) {
         post([this, client = std::move(client), name = std::move(name), ref = std::move(ref)] {
-            RoomInfo room;
-            if (auto failure = make_room(name, room)) {
-                const std::string message =
-                    *failure == ErrorCode::room_exists
-                        ? "a room named " + name + " exists"
-                        : *failure == ErrorCode::too_many_rooms
-                              ? "at most " + std::to_string(limits_.max_rooms) + " rooms"
-                              : "the server is shutting down";
-                return refuse(client, ref, *failure, message);
-            }
-            deliver(client, client->handle(),
-                    make_frame(detail::encode_room_event("room_created", ref, room)));
-            client->complete();
+            make_room(name, [this, client, name, ref](Failure failure, RoomInfo room) {
+                if (failure) return refuse(client, ref, *failure, room_refusal_text(*failure, name));
+                deliver(client, client->handle(),
+                        make_frame(detail::encode_room_event("room_created", ref, room)));
+                client->complete();
+            });
         });
+    }
+
+    std::string room_refusal_text(ErrorCode code, const std::string& name) const {
+        switch (code) {
+            case ErrorCode::room_exists: return "a room named " + name + " exists";
+            case ErrorCode::too_many_rooms: return "at most " + std::to_string(limits_.max_rooms) + " rooms";
+            case ErrorCode::unavailable:
+                return "room names cannot be checked: the chat cluster is unreachable; retry later";
+            default: return "the server is shutting down";
+        }
     }
 
     void route_join(std::string room, typename Hub<Transport>::JoinRequest join) {
@@ -3678,8 +4513,12 @@ private:
     void remove_room(const std::string& id, bool announce = true) {
         auto it = rooms_.find(id);
         if (it == rooms_.end()) return;
+        const auto name_key = detail::fold_ascii_case(it->second.hub->name());
         if (announce) bus_->room_removed(node_id_, id);
-        room_names_.erase(detail::fold_ascii_case(it->second.hub->name()));
+        // Also when told by another node: the release is id-checked, and the node
+        // that claimed the name must forget it (or it would claim it again).
+        if (!it->second.permanent) bus_->release_room_name(name_key, id);
+        room_names_.erase(name_key);
         rooms_.erase(it);
         dirty_rooms_.erase(id);
         store_->remove_room(id);

@@ -3,7 +3,7 @@
 
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, member, redisCommand, startNode, startRedis } from './cluster.mjs';
+import { eventually, http, member, redisCommand, sleep, startNode, startProxy, startRedis } from './cluster.mjs';
 
 const started = [];
 afterEach(async () => {
@@ -66,6 +66,33 @@ describe('member lists across nodes', () => {
     await eventually(async () => (await hashSize(redis)) === 2);  // the survivor dropped alice's entry
     await bob.close();
     await dave.close();
+  });
+
+  test('changes missed while a node\'s subscriber was away are told once it is back (re-read)', async () => {
+    const redis = await track(startRedis());
+    const proxy = await track(startProxy(redis.port));
+    const a = await track(startNode({ url: proxy.url }, { name: 'cut-off' }));
+    const b = await track(startNode(redis, { name: 'linked' }));
+    const alice = await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    await alice.next((f) => f.type === 'presence' && f.event === 'join' && f.nick === 'bob');
+
+    proxy.refuse();
+    proxy.cutSubscribers();
+    await eventually(() => /subscriber: connection lost|subscriber: disconnected/.test(a.stderr()), 5000);
+    const carol = await member(b, 'carol');
+    bob.send({ type: 'leave', room: 'general' });
+    await carol.next(left(carol, 'bob'));
+    await sleep(200);
+    assert.ok(!alice.frames.some((f) => f.type === 'presence' && f.nick === 'carol'), 'missed while cut off');
+
+    await proxy.accept();
+    await eventually(async () => (await http(a, '/healthz')).status === 200);
+    await alice.next(left(alice, 'bob'));
+    await alice.next((f) => f.type === 'presence' && f.event === 'join' && f.nick === 'carol');
+    const dave = await member(a, 'dave');
+    assert.deepEqual([...dave.joined.members].sort(), ['alice', 'carol', 'dave']);
+    for (const c of [alice, bob, carol, dave]) await c.close();
   });
 
   test('a node stopping cleanly takes its members out at once, not after the TTL', async () => {

@@ -639,6 +639,19 @@ public:
     std::string direct_channel() const { return prefix_ + "chan:dm"; }
     std::string node_counts(const std::string& node) const { return prefix_ + "node:" + node + ":counts"; }
     std::string nick(const std::string& folded) const { return prefix_ + "nick:" + folded; }
+    /// Set while the nickname's holder is connected (not in reconnect grace).
+    std::string online(const std::string& folded) const { return prefix_ + "online:" + folded; }
+    /// Claimed by the room holding this name (folded), so names are unique cluster-wide.
+    std::string room_name(const std::string& folded) const { return prefix_ + "roomname:" + folded; }
+
+    // Room member lists: one hash per room, a field per member: `<node>/<member id>`
+    // -> nick. A node's fields share the prefix `<node>/`, so they can be dropped
+    // together; its liveness key says whether they still count.
+    std::string room_members(const std::string& room) const { return tagged(room) + ":members"; }
+    std::string node_alive(const std::string& node) const { return prefix_ + "node:" + node + ":alive"; }
+    static std::string member_field(const std::string& node, const std::string& member) {
+        return node + "/" + member;
+    }
 
     /// The room id in a room channel's name, or empty.
     std::string room_of_channel(const std::string& channel) const {
@@ -714,14 +727,28 @@ end
 return 0
 )lua";
 
-/// Publishes a direct message if someone holds the nickname.
-/// KEYS: nick key. ARGV: channel, payload. Returns 1 (published) or 0.
+/// Publishes a direct message if someone connected holds the nickname (a
+/// holder in reconnect grace has no online key: refused, as on one node).
+/// KEYS: the nick's online key. ARGV: channel, payload. Returns 1 (published) or 0.
 inline constexpr const char* direct = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('PUBLISH', ARGV[1], ARGV[2])
   return 1
 end
 return 0
+)lua";
+
+/// Claims a room name for a room id: 1 when free (now held) or already held by
+/// that id (a permanent room every node creates under one id), 0 when another
+/// room holds it. No expiry: the room outlives any node (its record is in
+/// Redis too); the node that removes the room releases the name (`release`).
+/// KEYS: the room name key. ARGV: room id.
+inline constexpr const char* claim_room_name = R"lua(
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return 1 end
+if v then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
@@ -744,6 +771,41 @@ for i = 2, #ARGV, 2 do
 end
 if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
+)lua";
+
+/// Lists a member in a room and publishes the change, atomically, so a reader
+/// that subscribed first either finds it in the hash or gets the event later.
+/// KEYS: the room's member hash. ARGV: field, nick, channel, payload.
+inline constexpr const char* member_set = R"lua(
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+)lua";
+
+/// Unlists a member and publishes the change, atomically.
+/// KEYS: the room's member hash. ARGV: field, channel, payload.
+inline constexpr const char* member_unset = R"lua(
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+)lua";
+
+/// Replaces one node's fields in a room's member hash (none: drops them; a
+/// stopped or dead node's, or a node's own after an outage).
+/// KEYS: the room's member hash. ARGV: the node's field prefix, then field / nick pairs.
+/// Returns how many fields of that node were dropped.
+inline constexpr const char* node_members = R"lua(
+local dropped = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, #ARGV[1]) == ARGV[1] then
+    redis.call('HDEL', KEYS[1], f)
+    dropped = dropped + 1
+  end
+end
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return dropped
 )lua";
 
 }  // namespace redis_scripts
@@ -858,8 +920,13 @@ public:
             self->rooms_.clear();
             asio::error_code ignored;
             self->tick_.cancel(ignored);
-            for (auto& [key, token] : self->held_nicks_) self->eval(redis_scripts::release, {key}, {token});
+            for (auto& [key, token] : self->online_nicks_)
+                self->eval(redis_scripts::release, {self->keys_.online(key)}, {token});
+            self->online_nicks_.clear();
+            for (auto& [key, token] : self->held_nicks_)
+                self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
             self->held_nicks_.clear();
+            self->members_stopping();
             self->cmd_->command({"DEL", self->keys_.node_counts(self->node_)}, [self](auto) {
                 // Fails what is still in flight: those callbacks are posted on the
                 // strand now, ahead of the waiters.
@@ -1036,7 +1103,58 @@ public:
         asio::dispatch(strand_, [self = shared_from_this(), key, token] {
             auto it = self->held_nicks_.find(key);
             if (it != self->held_nicks_.end() && it->second == token) self->held_nicks_.erase(it);
+            self->drop_online(key, token);
             self->eval(redis_scripts::release, {self->keys_.nick(key)}, {token});
+        });
+    }
+
+    // ---- Bus: cluster directory (nickname look-ups, room names, who is connected) ------------
+
+    void nick_held(const std::string& key, HeldDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) return done(std::nullopt);  // a wrong "free" is worse than no answer
+            self->cmd_->command({"EXISTS", self->keys_.nick(key)},
+                                [done = std::move(done)](std::optional<RedisReply> r) {
+                                    if (!r || r->kind != RedisReply::Kind::integer) return done(std::nullopt);
+                                    done(r->integer != 0);
+                                });
+        });
+    }
+
+    bool shares_room_names() const override { return true; }
+
+    void claim_room_name(const std::string& key, const std::string& room_id, ClaimDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, room_id, done = std::move(done)]() mutable {
+            if (!self->cmd_->up()) {
+                self->count_refused();
+                return done(NickClaim::unavailable);
+            }
+            self->eval(redis_scripts::claim_room_name, {self->keys_.room_name(key)}, {room_id},
+                       [self, key, room_id, done = std::move(done)](std::optional<RedisReply> r) {
+                           if (!r || r->kind != RedisReply::Kind::integer) return done(NickClaim::unavailable);
+                           if (r->integer != 1) return done(NickClaim::taken);
+                           self->room_names_[key] = room_id;
+                           done(NickClaim::granted);
+                       });
+        });
+    }
+
+    void release_room_name(const std::string& key, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, room_id] {
+            auto it = self->room_names_.find(key);
+            if (it != self->room_names_.end() && it->second == room_id) self->room_names_.erase(it);
+            self->eval(redis_scripts::release, {self->keys_.room_name(key)}, {room_id});
+        });
+    }
+
+    void nick_online(const std::string& key, const std::string& token, bool online) override {
+        asio::dispatch(strand_, [self = shared_from_this(), key, token, online] {
+            if (online) {
+                self->online_nicks_[key] = token;
+                self->set_online(key, token);
+            } else {
+                self->drop_online(key, token);
+            }
         });
     }
 
@@ -1049,7 +1167,7 @@ public:
             if (!self->cmd_->up()) return done(false);
             std::string payload = origin_node + "\n" + key + "\n";
             payload.append(frame->text());
-            self->eval(redis_scripts::direct, {self->keys_.nick(key)},
+            self->eval(redis_scripts::direct, {self->keys_.online(key)},
                        {self->keys_.direct_channel(), std::move(payload)},
                        [done = std::move(done)](std::optional<RedisReply> r) {
                            done(r && r->kind == RedisReply::Kind::integer && r->integer == 1);
@@ -1123,6 +1241,18 @@ private:
         for (auto& fn : waiters) fn();
     }
 
+    void set_online(const std::string& key, const std::string& token) {
+        if (!cmd_->up()) return;  // put back by renew_nicks once Redis is back
+        cmd_->command({"SET", keys_.online(key), token, "PX", std::to_string(options_.ttl.count())},
+                      [](std::optional<RedisReply>) {});
+    }
+    void drop_online(const std::string& key, const std::string& token) {
+        auto it = online_nicks_.find(key);
+        if (it == online_nicks_.end() || it->second != token) return;
+        online_nicks_.erase(it);
+        eval(redis_scripts::release, {keys_.online(key)}, {token});
+    }
+
     void claimed(const std::string& key, const std::string& token, ClaimDone done) {
         held_nicks_[key] = token;
         done(NickClaim::granted);
@@ -1159,14 +1289,17 @@ private:
             }
         }
         if (options_.log) options_.log("redis " + which.name() + ": " + why);
+        if (!up) members_online_ = false;
         if (up) last_echo_ = Clock::now();  // a fresh link gets a full TTL to show it works
         if (up && cmd_up_ && sub_up_ && !stopped_) {
             // Back (or first up): say hello so the others answer with their counts,
             // and put our own state back in case Redis lost it.
+            members_back_online();
             detail::JsonWriter w;
             publish_lobby(w.field("t", "hello").field("node", node_).finish());
             heartbeat();
             renew_nicks();
+            reclaim_room_names();
             for (auto& hook : connected_hooks_) hook();
         }
     }
@@ -1192,6 +1325,7 @@ private:
                 continue;
             }
             auto rooms = std::move(it->second.counts);
+            node_gone(it->first);  // its members leave the rooms' lists too
             it = remote_.erase(it);
             for (const auto& [id, n] : rooms) report(id);  // the crashed node's members leave the counts
         }
@@ -1222,6 +1356,7 @@ private:
     void heartbeat() {
         if (!cmd_->up() || node_.empty()) return;
         counts_dirty_ = false;
+        renew_alive();  // this node's member-list fields count while this lives
         detail::JsonWriter w;
         w.field("t", "hb").field("node", node_).key("rooms").begin_array();
         std::vector<std::string> counts{std::to_string(options_.ttl.count())};
@@ -1238,6 +1373,7 @@ private:
     /// Keeps our nickname claims alive (and puts them back after Redis lost them).
     void renew_nicks() {
         if (!cmd_->up()) return;
+        for (const auto& [key, token] : online_nicks_) set_online(key, token);
         const auto ttl = std::to_string(options_.ttl.count());
         for (const auto& [key, token] : held_nicks_) {
             eval(redis_scripts::claim_or_renew, {keys_.nick(key)}, {token, ttl},
@@ -1249,6 +1385,13 @@ private:
                      }
                  });
         }
+    }
+
+    /// Puts this node's room name claims back (Redis may have lost them); a name
+    /// another room took meanwhile stays theirs.
+    void reclaim_room_names() {
+        for (const auto& [key, room_id] : room_names_)
+            eval(redis_scripts::claim_room_name, {keys_.room_name(key)}, {room_id});
     }
 
     void publish_lobby(std::string payload) {
@@ -1268,6 +1411,7 @@ private:
             return;
         }
         const auto room = keys_.room_of_channel(channel);
+        if (member_message(room, payload)) return;
         auto it = rooms_.find(room);
         if (room.empty() || it == rooms_.end()) return;
         // origin \n seq \n author \n frame
@@ -1315,8 +1459,10 @@ private:
         };
         if (type == "hello") {
             next_heartbeat_ = Clock::now();  // answer on the next tick with our counts
+            resync_members();                // and read the lists it (re)wrote
             return;
         }
+        if (type == "bye") return node_said_bye(node);
         auto& remote = remote_[node];
         remote.expires = Clock::now() + options_.ttl;
         if (type == "room") {
@@ -1359,6 +1505,18 @@ private:
         }
     }
 
+    /// A node stopped cleanly: its counts and members go now, not after the TTL.
+    void node_said_bye(const std::string& node) {
+        auto it = remote_.find(node);
+        std::map<std::string, std::size_t> rooms;
+        if (it != remote_.end()) {
+            rooms = std::move(it->second.counts);
+            remote_.erase(it);
+        }
+        for (const auto& [id, n] : rooms) report(id);
+        node_gone(node, false);  // it dropped its own fields from the hashes
+    }
+
     /// Tells the Lobby how many members other nodes have in `room_id`.
     void report(const std::string& room_id) {
         if (!directory_) return;
@@ -1391,6 +1549,8 @@ private:
     DirectHandler direct_;
     std::vector<std::function<void()>> connected_hooks_;
     std::map<std::string, std::string> held_nicks_;  // folded nick -> token
+    std::map<std::string, std::string> online_nicks_;  // folded nick -> token, holder connected here
+    std::map<std::string, std::string> room_names_;    // folded room name -> room id, claimed here
     std::map<std::string, LocalRoom> local_rooms_;   // rooms with members here
     std::map<std::string, RemoteNode> remote_;       // other nodes, by id
     std::map<std::string, RoomRecord> records_;      // rooms other nodes told us about
@@ -1402,6 +1562,202 @@ private:
     std::atomic<bool> sub_up_{false};
     mutable std::mutex status_mutex_;
     Status status_;
+    // ---- Bus: room members (one block: see docs/scaling.md, "Member lists") ----------------
+    //
+    // Each room's members, all nodes, in the hash `room_members(room)`: field
+    // `<node>/<member>`, value the nick. A change updates the hash and publishes
+    // on the room channel in one script (`origin \n m \n +<member> \n <nick>`, or
+    // `-<member>`). A node's fields count only while its liveness key
+    // (`node_alive`, renewed with the heartbeat) exists: a reader skips and drops
+    // the fields of a dead node, and the survivors drop them (and tell their
+    // Hubs) when its heartbeats stop for a TTL, or at once on its `bye`.
+public:
+    bool shares_members() const override { return true; }
+
+    void member_listed(const std::string& node, const std::string& room_id, const std::string& member,
+                       const std::string& nick, SharedFrame) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, member, nick] {
+            if (self->stopped_) return;
+            self->note_node(node);
+            self->listed_[room_id][member] = nick;
+            // Offline: written back (and announced by `hello`) when both links are up.
+            if (!self->members_online_) return;
+            self->eval(redis_scripts::member_set, {self->keys_.room_members(room_id)},
+                       {RedisKeys::member_field(node, member), nick, self->keys_.room_channel(room_id),
+                        node + "\nm\n+" + member + "\n" + nick});
+        });
+    }
+
+    void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
+                         SharedFrame) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, member] {
+            if (self->stopped_) return;
+            auto room = self->listed_.find(room_id);
+            if (room != self->listed_.end()) {
+                room->second.erase(member);
+                if (room->second.empty()) self->listed_.erase(room);
+            }
+            if (!self->members_online_) return;
+            self->eval(redis_scripts::member_unset, {self->keys_.room_members(room_id)},
+                       {RedisKeys::member_field(node, member), self->keys_.room_channel(room_id),
+                        node + "\nm\n-" + member + "\n"});
+        });
+    }
+
+    /// After the room's subscription is confirmed: HGETALL, then the liveness
+    /// keys of the nodes found; a dead node's fields are skipped and dropped.
+    void read_members(const std::string& node, const std::string& room_id, MembersDone done) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, done = std::move(done)]() mutable {
+            self->note_node(node);
+            if (self->stopped_ || !self->cmd_->up()) return done(std::nullopt);
+            self->sub_->when_subscribed(self->keys_.room_channel(room_id), [self, room_id,
+                                                                             done = std::move(done)]() mutable {
+                self->cmd_->command({"HGETALL", self->keys_.room_members(room_id)},
+                                    [self, room_id, done = std::move(done)](std::optional<RedisReply> r) mutable {
+                                        self->members_found(room_id, std::move(r), std::move(done));
+                                    });
+            });
+        });
+    }
+
+    void watch_members(const std::string& node, const std::string& room_id, MemberHandler handler) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id, handler = std::move(handler)]() mutable {
+            if (self->stopped_) return;
+            self->note_node(node);
+            self->member_watchers_[room_id][node] = std::move(handler);
+        });
+    }
+
+    void unwatch_members(const std::string& node, const std::string& room_id) override {
+        asio::dispatch(strand_, [self = shared_from_this(), node, room_id] {
+            auto it = self->member_watchers_.find(room_id);
+            if (it == self->member_watchers_.end()) return;
+            it->second.erase(node);
+            if (it->second.empty()) self->member_watchers_.erase(it);
+        });
+    }
+
+private:
+    void members_found(const std::string& room_id, std::optional<RedisReply> r, MembersDone done) {
+        if (!r || r->kind != RedisReply::Kind::array) return done(std::nullopt);
+        std::vector<RemoteMember> found;
+        std::vector<std::string> nodes;
+        for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+            const auto& field = r->elements[i].str;
+            const auto slash = field.rfind('/');
+            if (slash == std::string::npos) continue;
+            RemoteMember m{field.substr(0, slash), field.substr(slash + 1), r->elements[i + 1].str};
+            if (m.node == node_) continue;  // the Hub knows its own
+            if (std::find(nodes.begin(), nodes.end(), m.node) == nodes.end()) nodes.push_back(m.node);
+            found.push_back(std::move(m));
+        }
+        if (nodes.empty()) return done(std::move(found));
+        std::vector<std::string> mget{"MGET"};
+        for (const auto& n : nodes) mget.push_back(keys_.node_alive(n));
+        cmd_->command(std::move(mget), [self = shared_from_this(), room_id, nodes, found = std::move(found),
+                                        done = std::move(done)](std::optional<RedisReply> alive) mutable {
+            if (!alive || alive->kind != RedisReply::Kind::array || alive->elements.size() != nodes.size())
+                return done(std::nullopt);
+            std::vector<std::string> dead;
+            for (std::size_t i = 0; i < nodes.size(); ++i)
+                if (alive->elements[i].kind == RedisReply::Kind::nil) dead.push_back(nodes[i]);
+            if (!dead.empty()) {
+                found.erase(std::remove_if(found.begin(), found.end(),
+                                           [&](const RemoteMember& m) {
+                                               return std::find(dead.begin(), dead.end(), m.node) != dead.end();
+                                           }),
+                            found.end());
+                for (const auto& n : dead)
+                    self->eval(redis_scripts::node_members, {self->keys_.room_members(room_id)}, {n + "/"});
+            }
+            done(std::move(found));
+        });
+    }
+
+    /// A member change another node published on a room channel; false: not one.
+    bool member_message(const std::string& room, const std::string& payload) {
+        // origin \n m \n (+|-)member \n nick
+        const auto a = payload.find('\n');
+        if (a == std::string::npos || payload.compare(a, 3, "\nm\n") != 0) return false;
+        const auto c = payload.find('\n', a + 3);
+        if (c == std::string::npos || c == a + 3) return true;
+        MemberEvent event;
+        event.node = payload.substr(0, a);
+        event.kind = payload[a + 3] == '+' ? MemberEvent::Kind::listed : MemberEvent::Kind::unlisted;
+        event.member = payload.substr(a + 4, c - a - 4);
+        event.nick = payload.substr(c + 1);
+        if (event.node == node_) return true;
+        auto it = member_watchers_.find(room);
+        if (it == member_watchers_.end()) return true;
+        auto watchers = it->second;  // a handler may unwatch
+        for (auto& [node, handler] : watchers) handler(event);
+        return true;
+    }
+
+    void tell_member_watchers(const MemberEvent& event) {
+        auto all = member_watchers_;
+        for (auto& [room, watchers] : all)
+            for (auto& [node, handler] : watchers) handler(event);
+    }
+
+    /// `node` is gone: every Hub drops its members; `clean_up`: also drop its
+    /// fields from the hashes of the rooms followed here (it cannot any more).
+    void node_gone(const std::string& node, bool clean_up = true) {
+        MemberEvent event;
+        event.kind = MemberEvent::Kind::node_gone;
+        event.node = node;
+        tell_member_watchers(event);
+        if (!clean_up || !cmd_->up()) return;
+        for (const auto& [room, watchers] : member_watchers_)
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, {node + "/"});
+    }
+
+    /// Another node said hello (restarted, or back from an outage), or ours came back.
+    void resync_members() {
+        MemberEvent event;
+        event.kind = MemberEvent::Kind::resync;
+        tell_member_watchers(event);
+    }
+
+    void renew_alive() {
+        if (!cmd_->up() || node_.empty()) return;
+        cmd_->command({"SET", keys_.node_alive(node_), "1", "PX", std::to_string(options_.ttl.count())},
+                      [](std::optional<RedisReply>) {});
+    }
+
+    /// Both links up: liveness first, then this node's fields as they are now
+    /// (Redis may have lost them, or changes failed while away), then the Hubs
+    /// re-read. All on the command link, in order, ahead of the `hello`.
+    void members_back_online() {
+        renew_alive();
+        for (const auto& [room, members] : listed_) {
+            std::vector<std::string> args{node_ + "/"};
+            for (const auto& [member, nick] : members) {
+                args.push_back(RedisKeys::member_field(node_, member));
+                args.push_back(nick);
+            }
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, std::move(args));
+        }
+        members_online_ = !node_.empty();
+        resync_members();
+    }
+
+    /// Clean stop: drop this node's fields and liveness, and say `bye`.
+    void members_stopping() {
+        member_watchers_.clear();
+        if (!cmd_->up() || node_.empty()) return;
+        for (const auto& [room, members] : listed_)
+            eval(redis_scripts::node_members, {keys_.room_members(room)}, {node_ + "/"});
+        listed_.clear();
+        cmd_->command({"DEL", keys_.node_alive(node_)}, [](std::optional<RedisReply>) {});
+        detail::JsonWriter w;
+        publish_lobby(w.field("t", "bye").field("node", node_).finish());
+    }
+
+    // Strand only.
+    std::map<std::string, std::map<std::string, std::string>> listed_;  // room -> member -> nick, ours
+    std::map<std::string, std::map<std::string, MemberHandler>> member_watchers_;  // room -> node -> handler
+    bool members_online_ = false;  // liveness set and our fields written since both links came up
 };
 
 PARLEY_NAMESPACE_END
@@ -1524,7 +1880,8 @@ public:
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
-                              if (r && r->kind == RedisReply::Kind::array) {
+                              page.failed = !r || r->kind != RedisReply::Kind::array;
+                              if (!page.failed) {
                                   for (auto it = r->elements.rbegin(); it != r->elements.rend(); ++it)
                                       if (auto m = decode_entry(*it)) page.messages.push_back(std::move(m));
                               }

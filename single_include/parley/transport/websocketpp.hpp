@@ -21,6 +21,133 @@
 #endif
 
 #include <parley/parley.hpp>
+// ----- begin <parley/transport/detail/websocketpp_handshake.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// Internal to <parley/transport/websocketpp.hpp>: websocketpp's HTTP request
+// and response types, kept on the heap so they can be freed once the
+// WebSocket is open.
+
+#include <websocketpp/http/request.hpp>
+#include <websocketpp/http/response.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// websocketpp keeps the handshake's request and response inside every
+/// connection object for the connection's whole life: the parsed header map,
+/// method, URI, version and body strings, the parse buffer. After the opening
+/// handshake nothing in websocketpp reads them again (its log lines at close
+/// read a header or the status, and get "" or the kept status). This holder has
+/// websocketpp's parser interface (the config's `request_type` and
+/// `response_type`) but keeps the parser on the heap, so `release()` gives all
+/// of it back: a pointer stays in the connection instead of some 1.5 KiB.
+///
+/// After `release()`, reads answer as an empty message would (`get_header`
+/// returns ""); a write (none happens after the handshake) starts a fresh one.
+/// Not thread-safe, like the parser itself: websocketpp touches it on the
+/// connection's strand, and so must `release()`.
+template <class Parser>
+class WsppHandshakeStore {
+public:
+    using header_list = websocketpp::http::parser::header_list;
+    using parameter_list = websocketpp::http::parameter_list;
+
+    WsppHandshakeStore() : parser_(std::make_unique<Parser>()) {}
+    WsppHandshakeStore(const WsppHandshakeStore& other)
+        : parser_(other.parser_ ? std::make_unique<Parser>(*other.parser_) : nullptr) {}
+    WsppHandshakeStore& operator=(const WsppHandshakeStore& other) {
+        if (this != &other) parser_ = other.parser_ ? std::make_unique<Parser>(*other.parser_) : nullptr;
+        return *this;
+    }
+
+    /// Frees the parsed message.
+    void release() noexcept { parser_.reset(); }
+    bool released() const noexcept { return !parser_; }
+
+    // --- websocketpp::http::parser::parser's interface -----------------------------
+
+    const std::string& get_version() const { return get().get_version(); }
+    void set_version(const std::string& version) { mut().set_version(version); }
+    const std::string& get_header(const std::string& key) const { return get().get_header(key); }
+    bool get_header_as_plist(const std::string& key, parameter_list& out) const {
+        return get().get_header_as_plist(key, out);
+    }
+    const header_list& get_headers() const { return get().get_headers(); }
+    void append_header(const std::string& key, const std::string& val) { mut().append_header(key, val); }
+    void replace_header(const std::string& key, const std::string& val) { mut().replace_header(key, val); }
+    void remove_header(const std::string& key) { mut().remove_header(key); }
+    const std::string& get_body() const { return get().get_body(); }
+    void set_body(const std::string& value) { mut().set_body(value); }
+    std::size_t get_max_body_size() const { return get().get_max_body_size(); }
+    void set_max_body_size(std::size_t value) { mut().set_max_body_size(value); }
+    bool body_ready() const { return get().body_ready(); }
+    std::string raw_headers() const { return get().raw_headers(); }
+
+    // --- shared by request and response ---------------------------------------------
+
+    std::size_t consume(const char* buf, std::size_t len) { return mut().consume(buf, len); }
+    bool ready() const { return get().ready(); }
+    std::string raw() const { return get().raw(); }
+
+protected:
+    const Parser& get() const { return parser_ ? *parser_ : blank(); }
+    Parser& mut() {
+        if (!parser_) parser_ = std::make_unique<Parser>();
+        return *parser_;
+    }
+
+private:
+    /// What a released message answers with: an empty one, never written to.
+    static const Parser& blank() {
+        static const Parser empty;
+        return empty;
+    }
+
+    std::unique_ptr<Parser> parser_;
+};
+
+/// The config's `request_type`: websocketpp::http::parser::request on the heap.
+class WsppHandshakeRequest : public WsppHandshakeStore<websocketpp::http::parser::request> {
+public:
+    std::string raw_head() const { return get().raw_head(); }
+    const std::string& get_method() const { return get().get_method(); }
+    void set_method(const std::string& method) { mut().set_method(method); }
+    const std::string& get_uri() const { return get().get_uri(); }
+    void set_uri(const std::string& uri) { mut().set_uri(uri); }
+};
+
+/// The config's `response_type`: websocketpp::http::parser::response on the
+/// heap. The status code outlives `release()` (websocketpp's
+/// `connection::get_response_code()` still answers it).
+class WsppHandshakeResponse : public WsppHandshakeStore<websocketpp::http::parser::response> {
+public:
+    using status_code = websocketpp::http::status_code::value;
+
+    void release() noexcept {
+        if (!released()) kept_status_ = get().get_status_code();
+        WsppHandshakeStore::release();
+    }
+
+    std::size_t consume(std::istream& s) { return mut().consume(s); }
+    using WsppHandshakeStore::consume;
+    bool headers_ready() const { return get().headers_ready(); }
+    void set_status(status_code code) { mut().set_status(code); }
+    void set_status(status_code code, const std::string& msg) { mut().set_status(code, msg); }
+    status_code get_status_code() const { return released() ? kept_status_ : get().get_status_code(); }
+    const std::string& get_status_msg() const { return get().get_status_msg(); }
+
+private:
+    status_code kept_status_ = websocketpp::http::status_code::uninitialized;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/transport/detail/websocketpp_handshake.hpp> -----
 // ----- begin <parley/transport/detail/websocketpp_message.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
@@ -290,7 +417,9 @@ PARLEY_NAMESPACE_END
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
 
@@ -315,8 +444,9 @@ struct WsppConnectionBase : Base {
 
 /// A websocketpp config: `Base` (websocketpp::config::asio by default, or
 /// asio_tls, or your own) with parley's message type, which carries a batch of
-/// encoded frames and counts each connection's backlog exactly, and a small
-/// read buffer.
+/// encoded frames and counts each connection's backlog exactly, the handshake
+/// kept on the heap (freed once the connection is open, see
+/// `Options::release_handshake`), and a small read buffer.
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
@@ -326,11 +456,15 @@ struct WebsocketppConfig : Base {
     using endpoint_msg_manager_type =
         websocketpp::message_buffer::alloc::endpoint_msg_manager<con_msg_manager_type>;
     using connection_base = detail::WsppConnectionBase<typename Base::connection_base>;
-    /// websocketpp reads into a buffer inside every connection object, 16 KiB by
-    /// default: most of an idle connection's memory. Its parsers are
-    /// incremental (a frame or an HTTP request may span many reads), and chat
-    /// requests are a few hundred bytes, so 1 KiB costs nothing in throughput.
-    static const std::size_t connection_read_buffer_size = 1024;
+    using request_type = detail::WsppHandshakeRequest;
+    using response_type = detail::WsppHandshakeResponse;
+    /// websocketpp reads into a fixed buffer inside every connection object,
+    /// 16 KiB by default: most of an idle connection's memory. Its parsers are
+    /// incremental (an HTTP request or a frame of any size may span many reads;
+    /// a frame's payload collects in its message, which is freed once handled),
+    /// and chat requests are a few hundred bytes, so 256 bytes cost little in
+    /// throughput: a bigger frame takes a few more reads, nothing stays big.
+    static const std::size_t connection_read_buffer_size = 256;
 };
 
 /// The Transport policy on websocketpp's Asio server (see the table in
@@ -339,8 +473,8 @@ struct WebsocketppConfig : Base {
 /// | requirement     | here                                                                 |
 /// |-----------------|----------------------------------------------------------------------|
 /// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its outbox and backlog counters; `send` takes no global lock |
-/// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context  |
-/// | `timer_type`    | `shared_ptr<asio::steady_timer>`; the task runs on its lane; a cancelled timer's task never runs |
+/// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
+/// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
 /// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which hands everything pending to websocketpp as one prepared message, so a backlog of frames is written with one `sendmsg` |
 /// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
 /// | `ping`          | `connection::ping("")` on the connection's strand                      |
@@ -371,7 +505,12 @@ public:
 
     using handle_type = std::shared_ptr<Peer>;
     using lane_type = websocketpp::lib::asio::strand<executor_type>;
-    using timer_type = std::shared_ptr<websocketpp::lib::asio::steady_timer>;
+    /// On the io_context's own executor (one pointer): a strand executor would
+    /// be type-erased into an allocation of its own per timer.
+    using timer_object = websocketpp::lib::asio::basic_waitable_timer<
+        std::chrono::steady_clock, websocketpp::lib::asio::wait_traits<std::chrono::steady_clock>,
+        executor_type>;
+    using timer_type = std::shared_ptr<timer_object>;
     using lobby_type = Lobby<WebsocketppTransport>;
     using client_type = Client<WebsocketppTransport>;
     using client_ptr = std::shared_ptr<client_type>;
@@ -389,10 +528,30 @@ public:
         /// Origin, path and query are always there): a few hundred bytes less
         /// for the life of every connection, when nothing reads them.
         bool peer_headers = true;
+        /// Free websocketpp's copy of the opening handshake (request and
+        /// response: header map, strings, parse buffer; some 1.5 KiB) once the
+        /// connection is open. Afterwards `connection::get_request_header()`
+        /// and `get_request()` answer as for an empty request ("");
+        /// `get_resource()`, `get_uri()`, `get_remote_endpoint()` and
+        /// `get_response_code()` still work. Headers the application needs
+        /// later must be taken at open: PeerInfo::headers has them all (with
+        /// `peer_headers`), or read them in your own open handler before
+        /// calling `open()`. false keeps them for the connection's life.
+        bool release_handshake = true;
+        /// How many serial lanes (strands) `make_lane()` hands out in turn:
+        /// sessions and rooms share them, so 10 000 connections do not each
+        /// hold a strand of their own (about 130 bytes each). A lane only
+        /// orders work, so sharing one is safe; more lanes let more sessions
+        /// run at the same time. 0: a new strand for every lane.
+        std::size_t lanes = 256;
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
-    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {}
+    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {
+        lanes_.reserve(options_.lanes);
+        for (std::size_t i = 0; i < options_.lanes; ++i)
+            lanes_.push_back(websocketpp::lib::asio::make_strand(io_.get_executor()));
+    }
 
     WebsocketppTransport(const WebsocketppTransport&) = delete;
     WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
@@ -402,7 +561,11 @@ public:
 
     // ---- the Transport policy ------------------------------------------------------
 
-    lane_type make_lane() { return websocketpp::lib::asio::make_strand(io_.get_executor()); }
+    /// Thread-safe.
+    lane_type make_lane() {
+        if (lanes_.empty()) return websocketpp::lib::asio::make_strand(io_.get_executor());
+        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
+    }
 
     void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
 
@@ -412,7 +575,7 @@ public:
     }
 
     timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
-        auto timer = std::make_shared<websocketpp::lib::asio::steady_timer>(lane, delay);
+        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
         timer->async_wait(websocketpp::lib::asio::bind_executor(
             lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
                 if (ec == websocketpp::lib::asio::error::operation_aborted) return;
@@ -507,7 +670,23 @@ public:
         con->parley_peer_ = peer;
         auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
         con->parley_session_ = client;
+        if (options_.release_handshake) release_handshake(con);
         return client;
+    }
+
+    /// Frees websocketpp's copy of `con`'s opening handshake (see
+    /// `Options::release_handshake`; open() does it when that is set). Call it
+    /// on the connection's strand (in its open handler) once the handshake is
+    /// over. websocketpp hands out the request and response as const
+    /// references only; they are members of the (non-const) connection.
+    static void release_handshake(const connection_ptr& con) {
+        using request = typename Config::request_type;
+        using response = typename Config::response_type;
+        // A config of your own with websocketpp's plain parsers keeps them.
+        if constexpr (std::is_base_of_v<detail::WsppHandshakeRequest, request>)
+            const_cast<request&>(con->get_request()).release();
+        if constexpr (std::is_base_of_v<detail::WsppHandshakeResponse, response>)
+            const_cast<response&>(con->get_response()).release();
     }
 
     /// Message handler: a text (or binary: it must still be UTF-8 JSON) frame.
@@ -608,6 +787,8 @@ private:
 
     io_context& io_;
     Options options_;
+    std::vector<lane_type> lanes_;
+    std::atomic<std::size_t> next_lane_{0};
 };
 
 PARLEY_NAMESPACE_END
