@@ -59,7 +59,12 @@ public:
 
     /// An inbound text frame (any thread).
     void receive(std::string text) {
-        post([this, text = std::move(text)]() mutable { on_frame(std::move(text)); });
+        // The hot path: one closure built in place rather than through post(),
+        // which would move the text once more into its wrapper.
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     text = std::move(text)]() mutable {
+            self->on_frame(std::move(text));
+        }));
     }
     /// The peer answered a ping (any thread).
     void pong() {
@@ -416,7 +421,7 @@ private:
         auto id = client_id(rq);
         if (!valid_text(rq, text)) return;
         if (auto hub = joined_hub(rq, room))
-            hub->send(session_, std::string(text), id.value_or(""), rq.ref());
+            hub->send(session_, std::string(text), std::move(id).value_or(""), rq.ref());
     }
 
     void on_typing(detail::Request& rq) {

@@ -90,10 +90,13 @@ public:
         post([this, session] { on_leave(session, std::nullopt); });
     }
     void send(std::uint64_t session, std::string text, std::string client_id, detail::Ref ref) {
-        post([this, session, text = std::move(text), client_id = std::move(client_id),
-              ref = std::move(ref)]() mutable {
-            on_send(session, std::move(text), std::move(client_id), ref);
-        });
+        // The hot path: one closure built in place rather than through post(),
+        // which would move the strings once more into its wrapper.
+        transport_.post(lane_, Task([self = this->shared_from_this(), session,
+                                     text = std::move(text), client_id = std::move(client_id),
+                                     ref = std::move(ref)]() mutable {
+            self->on_send(session, std::move(text), std::move(client_id), ref);
+        }));
     }
     void typing(std::uint64_t session, bool active, detail::Ref ref) {
         post([this, session, active, ref = std::move(ref)] { on_typing(session, active, ref); });
@@ -378,7 +381,7 @@ private:
 
     // ---- messages --------------------------------------------------------------------------
 
-    void on_send(std::uint64_t session, std::string text, std::string client_id,
+    void on_send(std::uint64_t session, std::string&& text, std::string&& client_id,
                  const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
@@ -413,7 +416,7 @@ private:
         out.floor = next_seq_ - 1;
         // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
         // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
-        const auto frame = detail::encode_message(record_.id, *make_stored(ChatMessage(message)));
+        const auto frame = detail::encode_message(record_.id, *make_stored(message));
         const std::string marker = ",\"seq\":0,";
         const auto at = frame.find(marker);
         out.frame_head = frame.substr(0, at + marker.size() - 2);

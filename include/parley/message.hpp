@@ -64,13 +64,19 @@ struct StoredMessage {
     ChatMessage message;
     std::string json;
 
-    explicit StoredMessage(ChatMessage m) : message(std::move(m)), json(message.to_json()) {}
+    // Two overloads rather than one by value: a by-value parameter costs a
+    // second move of every string on the per-message path.
+    explicit StoredMessage(ChatMessage&& m) : message(std::move(m)), json(message.to_json()) {}
+    explicit StoredMessage(const ChatMessage& m) : message(m), json(message.to_json()) {}
 };
 
 using StoredMessagePtr = std::shared_ptr<const StoredMessage>;
 
-inline StoredMessagePtr make_stored(ChatMessage m) {
+inline StoredMessagePtr make_stored(ChatMessage&& m) {
     return std::make_shared<const StoredMessage>(std::move(m));
+}
+inline StoredMessagePtr make_stored(const ChatMessage& m) {
+    return std::make_shared<const StoredMessage>(m);
 }
 
 inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
