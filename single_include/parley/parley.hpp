@@ -758,13 +758,19 @@ struct StoredMessage {
     ChatMessage message;
     std::string json;
 
-    explicit StoredMessage(ChatMessage m) : message(std::move(m)), json(message.to_json()) {}
+    // Two overloads rather than one by value: a by-value parameter costs a
+    // second move of every string on the per-message path.
+    explicit StoredMessage(ChatMessage&& m) : message(std::move(m)), json(message.to_json()) {}
+    explicit StoredMessage(const ChatMessage& m) : message(m), json(message.to_json()) {}
 };
 
 using StoredMessagePtr = std::shared_ptr<const StoredMessage>;
 
-inline StoredMessagePtr make_stored(ChatMessage m) {
+inline StoredMessagePtr make_stored(ChatMessage&& m) {
     return std::make_shared<const StoredMessage>(std::move(m));
+}
+inline StoredMessagePtr make_stored(const ChatMessage& m) {
+    return std::make_shared<const StoredMessage>(m);
 }
 
 inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
@@ -2510,10 +2516,13 @@ public:
         post([this, session] { on_leave(session, std::nullopt); });
     }
     void send(std::uint64_t session, std::string text, std::string client_id, detail::Ref ref) {
-        post([this, session, text = std::move(text), client_id = std::move(client_id),
-              ref = std::move(ref)]() mutable {
-            on_send(session, std::move(text), std::move(client_id), ref);
-        });
+        // The hot path: one closure built in place rather than through post(),
+        // which would move the strings once more into its wrapper.
+        transport_.post(lane_, Task([self = this->shared_from_this(), session,
+                                     text = std::move(text), client_id = std::move(client_id),
+                                     ref = std::move(ref)]() mutable {
+            self->on_send(session, std::move(text), std::move(client_id), ref);
+        }));
     }
     void typing(std::uint64_t session, bool active, detail::Ref ref) {
         post([this, session, active, ref = std::move(ref)] { on_typing(session, active, ref); });
@@ -2798,7 +2807,7 @@ private:
 
     // ---- messages --------------------------------------------------------------------------
 
-    void on_send(std::uint64_t session, std::string text, std::string client_id,
+    void on_send(std::uint64_t session, std::string&& text, std::string&& client_id,
                  const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
@@ -2833,7 +2842,7 @@ private:
         out.floor = next_seq_ - 1;
         // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
         // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
-        const auto frame = detail::encode_message(record_.id, *make_stored(ChatMessage(message)));
+        const auto frame = detail::encode_message(record_.id, *make_stored(message));
         const std::string marker = ",\"seq\":0,";
         const auto at = frame.find(marker);
         out.frame_head = frame.substr(0, at + marker.size() - 2);
@@ -3391,7 +3400,12 @@ public:
 
     /// An inbound text frame (any thread).
     void receive(std::string text) {
-        post([this, text = std::move(text)]() mutable { on_frame(std::move(text)); });
+        // The hot path: one closure built in place rather than through post(),
+        // which would move the text once more into its wrapper.
+        transport_.post(lane_, Task([self = this->shared_from_this(),
+                                     text = std::move(text)]() mutable {
+            self->on_frame(std::move(text));
+        }));
     }
     /// The peer answered a ping (any thread).
     void pong() {
@@ -3748,7 +3762,7 @@ private:
         auto id = client_id(rq);
         if (!valid_text(rq, text)) return;
         if (auto hub = joined_hub(rq, room))
-            hub->send(session_, std::string(text), id.value_or(""), rq.ref());
+            hub->send(session_, std::string(text), std::move(id).value_or(""), rq.ref());
     }
 
     void on_typing(detail::Request& rq) {
