@@ -12,6 +12,7 @@
 #include <parley/parley.hpp>
 #include <parley/transport/websocketpp.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,7 +41,7 @@ bool eventually(F&& check, std::chrono::milliseconds timeout = 5000ms) {
 /// A server on an ephemeral loopback port with a Lobby, run by two threads.
 struct Fixture {
     Transport::io_context io;
-    Transport transport{io};
+    Transport transport;
     Transport::server_type server;
     parley::Lobby<Transport> lobby{transport};
     std::vector<std::thread> threads;
@@ -48,7 +49,7 @@ struct Fixture {
     std::atomic<int> closes{0};
     std::uint16_t port = 0;
 
-    Fixture() {
+    explicit Fixture(Transport::Options options = {}) : transport(io, options) {
         server.init_asio(&io);
         server.clear_access_channels(websocketpp::log::alevel::all);
         server.clear_error_channels(websocketpp::log::elevel::all);
@@ -120,6 +121,18 @@ struct RawPeer {
         }
         out = pending.substr(0, n);
         pending.erase(0, n);
+    }
+
+    /// Sends one masked client frame (what a browser sends).
+    void send_frame(int opcode, const std::string& payload) {
+        std::string wire;
+        wire.push_back(static_cast<char>(0x80 | opcode));
+        REQUIRE(payload.size() < 126);
+        wire.push_back(static_cast<char>(0x80 | payload.size()));
+        const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+        wire.append(mask, 4);
+        for (std::size_t i = 0; i < payload.size(); ++i) wire.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+        asio::write(socket, asio::buffer(wire));
     }
 
     struct WsFrame {
@@ -200,8 +213,99 @@ TEST_CASE("an outbox batches what piled up and counts it until websocketpp relea
     CHECK(outbox.bytes() == 0);
 }
 
+TEST_CASE("a direct flush writes what the socket takes and batches only the rest, first") {
+    const std::string one = parley::detail::websocket_text_frame(std::string(300, 'a'));
+    const std::string two = parley::detail::websocket_text_frame("hi");
+    parley::detail::WsppOutbox outbox;
+    bool again = false;
+    std::string socket;  // what the fake socket took
+    auto takes = [&socket](std::ptrdiff_t limit) {
+        return [&socket, limit](const char* data, std::size_t size) -> std::ptrdiff_t {
+            if (limit < 0) return -1;
+            const auto n = std::min(size, static_cast<std::size_t>(limit));
+            socket.append(data, n);
+            return static_cast<std::ptrdiff_t>(n);
+        };
+    };
+
+    SECTION("everything taken: no batch, nothing counted, the next append flushes again") {
+        CHECK(outbox.append(one));
+        CHECK(!outbox.append(two));
+        CHECK(outbox.flush<Message>(takes(1 << 20), true, again) == nullptr);
+        CHECK(!again);
+        CHECK(socket == one + two);
+        CHECK(outbox.frames() == 0);
+        CHECK(outbox.bytes() == 0);
+        CHECK(outbox.append(one));
+        outbox.discard();
+    }
+    SECTION("part taken: the rest of the frame leads the batch, counted whole until released") {
+        CHECK(outbox.append(one));
+        CHECK(!outbox.append(two));
+        {
+            auto batch = outbox.flush<Message>(takes(100), true, again);
+            REQUIRE(batch);
+            CHECK(!again);
+            CHECK(socket == one.substr(0, 100));
+            CHECK(batch->get_payload() == one.substr(100) + two);
+            CHECK(outbox.frames() == 2);
+            CHECK(outbox.bytes() == one.size() + two.size());
+            // While the batch is with websocketpp, nothing is written beside it.
+            CHECK(outbox.append(one));
+            auto queued = outbox.flush<Message>(takes(1 << 20), true, again);
+            REQUIRE(queued);
+            CHECK(queued->get_payload() == one);
+            CHECK(socket == one.substr(0, 100));
+        }
+        CHECK(outbox.frames() == 0);
+        CHECK(outbox.bytes() == 0);
+    }
+    SECTION("nothing taken (would block): everything is batched") {
+        CHECK(outbox.append(two));
+        auto batch = outbox.flush<Message>(takes(-1), true, again);
+        REQUIRE(batch);
+        CHECK(batch->get_payload() == two);
+        CHECK(socket.empty());
+    }
+    SECTION("not direct (closing, or switched off): everything is batched") {
+        CHECK(outbox.append(two));
+        auto batch = outbox.flush<Message>(takes(1 << 20), false, again);
+        REQUIRE(batch);
+        CHECK(batch->get_payload() == two);
+        CHECK(socket.empty());
+    }
+    SECTION("frames appended during the write wait for one more flush, which no append posts") {
+        CHECK(outbox.append(one));
+        auto during = [&](const char* data, std::size_t size) -> std::ptrdiff_t {
+            CHECK(!outbox.append(two));  // the flush is still scheduled: no second post
+            socket.append(data, size);
+            return static_cast<std::ptrdiff_t>(size);
+        };
+        CHECK(outbox.flush<Message>(during, true, again) == nullptr);
+        CHECK(again);
+        CHECK(outbox.frames() == 1);
+        CHECK(outbox.flush<Message>(takes(1 << 20), true, again) == nullptr);
+        CHECK(!again);
+        CHECK(socket == one + two);
+        CHECK(outbox.frames() == 0);
+    }
+    SECTION("an empty flush clears the schedule") {
+        CHECK(outbox.flush<Message>(takes(1 << 20), true, again) == nullptr);
+        CHECK(outbox.append(two));
+        outbox.discard();
+    }
+}
+
+Transport::Options writes(bool direct) {
+    Transport::Options options;
+    options.direct_writes = direct;
+    return options;
+}
+
 TEST_CASE("the backlog is exact while the peer does not read and drains to zero when it does") {
-    Fixture fx;
+    const bool direct = GENERATE(true, false);
+    CAPTURE(direct);
+    Fixture fx(writes(direct));
     RawPeer peer(fx.port);
     auto h = fx.opened.get_future().get();
 
@@ -227,7 +331,9 @@ TEST_CASE("the backlog is exact while the peer does not read and drains to zero 
 }
 
 TEST_CASE("concurrent sends from several threads arrive whole and in each sender's order") {
-    Fixture fx;
+    const bool direct = GENERATE(true, false);
+    CAPTURE(direct);
+    Fixture fx(writes(direct));
     RawPeer peer(fx.port);
     auto h = fx.opened.get_future().get();
 
@@ -260,7 +366,9 @@ TEST_CASE("concurrent sends from several threads arrive whole and in each sender
 }
 
 TEST_CASE("a close with little queued sends the close frame after the queued frames") {
-    Fixture fx;
+    const bool direct = GENERATE(true, false);
+    CAPTURE(direct);
+    Fixture fx(writes(direct));
     RawPeer peer(fx.port);
     auto h = fx.opened.get_future().get();
     auto frame = text_frame(10, 'c');
@@ -304,4 +412,59 @@ TEST_CASE("a slow consumer is dropped at once: its queue is freed and the close 
     // Later sends to it are ignored and counted nowhere.
     fx.transport.send(h, frame);
     CHECK(fx.transport.buffered_frames(h) == 0);
+}
+
+TEST_CASE("a client's ping is answered in line with the text frames, none of them cut, also while the socket is full") {
+    const bool direct = GENERATE(true, false);
+    CAPTURE(direct);
+    Fixture fx(writes(direct));
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+
+    // Enough to fill both socket buffers, so writes are partial and the rest
+    // waits in websocketpp's queue while the pings arrive.
+    constexpr int frames = 400;
+    auto frame = text_frame(1000, 'p');
+    std::thread sender([&] {
+        for (int i = 0; i < frames; ++i) {
+            fx.transport.send(h, frame);
+            if (i % 50 == 0) std::this_thread::sleep_for(1ms);
+        }
+    });
+    const std::vector<std::string> pings = {"one", "two", std::string(125, 'z')};
+    for (const auto& p : pings) peer.send_frame(0x9, p);
+
+    int texts = 0;
+    std::vector<std::string> pongs;
+    while (texts < frames || pongs.size() < pings.size()) {
+        auto f = peer.read_frame();
+        if (f.opcode == 0xA) {
+            pongs.push_back(f.payload);
+            continue;
+        }
+        REQUIRE(f.opcode == 1);
+        REQUIRE(f.payload == frame->text());
+        ++texts;
+    }
+    sender.join();
+    CHECK(pongs == pings);
+    CHECK(eventually([&] { return fx.transport.buffered_frames(h) == 0 && fx.transport.buffered_amount(h) == 0; }));
+}
+
+TEST_CASE("ping() sends an empty ping frame after what was queued before it") {
+    const bool direct = GENERATE(true, false);
+    CAPTURE(direct);
+    Fixture fx(writes(direct));
+    RawPeer peer(fx.port);
+    auto h = fx.opened.get_future().get();
+    auto frame = text_frame(20, 'q');
+    fx.transport.send(h, frame);
+    fx.transport.ping(h);
+    auto first = peer.read_frame();
+    CHECK(first.opcode == 1);
+    CHECK(first.payload == frame->text());
+    auto ping = peer.read_frame();
+    CHECK(ping.opcode == 0x9);
+    CHECK(ping.payload.empty());
+    CHECK(eventually([&] { return fx.transport.buffered_frames(h) == 0; }));
 }

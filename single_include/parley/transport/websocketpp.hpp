@@ -177,6 +177,9 @@ namespace detail {
 struct WsppBacklog {
     std::atomic<std::size_t> bytes{0};
     std::atomic<std::size_t> frames{0};
+    /// Batches alive (handed to websocketpp and not yet released): while any
+    /// is, the socket is websocketpp's and nothing may be written beside it.
+    std::atomic<std::size_t> batches{0};
 };
 
 /// The wire header of an unmasked (server-to-client) final text frame of
@@ -199,6 +202,17 @@ inline std::string websocket_text_header(std::size_t length) {
             header.push_back(static_cast<char>((wide >> shift) & 0xFF));
     }
     return header;
+}
+
+/// An unmasked control frame (`opcode` 0x9 ping or 0xA pong) carrying
+/// `payload`, cut to the 125 bytes a control frame may hold.
+inline std::string websocket_control_frame(unsigned opcode, std::string_view payload) {
+    if (payload.size() > 125) payload = payload.substr(0, 125);
+    std::string wire;
+    wire.push_back(static_cast<char>(0x80 | (opcode & 0x0F)));
+    wire.push_back(static_cast<char>(payload.size()));
+    wire.append(payload.data(), payload.size());
+    return wire;
 }
 
 /// `text` as one whole unmasked text frame: header and payload in one buffer.
@@ -240,21 +254,31 @@ public:
 
     ~WsppMessage() {
         if (backlog_) {
-            backlog_->bytes.fetch_sub(payload_.size(), std::memory_order_relaxed);
+            backlog_->bytes.fetch_sub(counted_bytes_, std::memory_order_relaxed);
             backlog_->frames.fetch_sub(counted_frames_, std::memory_order_relaxed);
+            backlog_->batches.fetch_sub(1, std::memory_order_release);
         }
     }
 
-    /// A batch of `frames` whole wire frames (`wire`) for one connection, whose
-    /// `backlog` already counts them (see WsppOutbox) and must outlive the batch
-    /// (it does: both belong to the connection).
-    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
+    /// A batch of wire bytes (`wire`: `frames` frames, the first possibly the
+    /// rest of one already partly written) for one connection, whose `backlog`
+    /// already counts them as `counted_bytes` (see WsppOutbox: a frame counts
+    /// whole until its last byte is written) and must outlive the batch (it
+    /// does: both belong to the connection).
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog,
+                     std::size_t counted_bytes) {
         auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, websocketpp::frame::opcode::text, 0);
         msg->prepared_ = true;
         msg->payload_ = std::move(wire);
+        msg->counted_bytes_ = counted_bytes;
         msg->counted_frames_ = frames;
         msg->backlog_ = &backlog;
+        backlog.batches.fetch_add(1, std::memory_order_relaxed);
         return msg;
+    }
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
+        const std::size_t bytes = wire.size();
+        return batch(std::move(wire), frames, backlog, bytes);
     }
 
     // --- websocketpp::message_buffer::message's interface ----------------------
@@ -304,12 +328,57 @@ private:
 
     // Batch only.
     WsppBacklog* backlog_ = nullptr;
+    std::size_t counted_bytes_ = 0;
     std::size_t counted_frames_ = 0;
 };
 
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/transport/detail/websocketpp_message.hpp> -----
+// ----- begin <parley/transport/detail/socket_write.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// Internal to <parley/transport/websocketpp.hpp>: one non-blocking write to a
+// connected socket, for WebsocketppTransport's direct writes.
+
+#include <cstddef>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/socket.h>
+#include <sys/types.h>
+#endif
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// Whether this system can write to a socket without blocking and without
+/// SIGPIPE in one call (MSG_DONTWAIT | MSG_NOSIGNAL); where it cannot, the
+/// transport leaves every write to websocketpp.
+#if defined(MSG_DONTWAIT) && defined(MSG_NOSIGNAL)
+inline constexpr bool can_write_directly = true;
+#else
+inline constexpr bool can_write_directly = false;
+#endif
+
+/// Writes what the socket takes now of `size` bytes: the count written, or -1
+/// when nothing was (would block, interrupted, or the connection is broken:
+/// the caller then leaves the bytes to websocketpp, which reports the error).
+/// MSG_DONTWAIT makes this one call non-blocking whatever mode the socket is in.
+inline std::ptrdiff_t write_nonblocking(int fd, const char* data, std::size_t size) {
+#if defined(MSG_DONTWAIT) && defined(MSG_NOSIGNAL)
+    if (fd < 0) return -1;
+    return static_cast<std::ptrdiff_t>(::send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL));
+#else
+    (void)fd;
+    (void)data;
+    (void)size;
+    return -1;
+#endif
+}
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/transport/detail/socket_write.hpp> -----
 // ----- begin <parley/transport/detail/websocketpp_outbox.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
@@ -326,13 +395,17 @@ PARLEY_NAMESPACE_END
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
 
-/// Frames sent to one connection and not yet handed to websocketpp, appended
-/// back to back in one buffer (each frame is already whole: header and
-/// payload). A broadcast copies the shared wire bytes in here instead of
-/// queuing a message per recipient in websocketpp (an allocation, two of its
-/// mutexes and a dispatch each); one flush on the connection's strand then hands
-/// everything that piled up to websocketpp as a single batch, which the socket
-/// writes with one `sendmsg`.
+/// Frames sent to one connection and not yet written or handed to
+/// websocketpp, appended back to back in one buffer (each frame is already
+/// whole: header and payload). A broadcast copies the shared wire bytes in here
+/// instead of queuing a message per recipient in websocketpp (an allocation,
+/// two of its mutexes and a dispatch each); one flush on the connection's
+/// strand then takes everything that piled up. When websocketpp holds nothing
+/// of this connection, the flush writes those bytes to the socket itself with
+/// one non-blocking `send` (no allocation, no handler, no completion to wait
+/// for); only what the socket does not take becomes a batch that websocketpp
+/// writes when the socket drains, and while any batch is with websocketpp every
+/// later flush queues behind it, so the bytes keep their order.
 ///
 /// Any thread may append; flushes and discards run on the connection's strand.
 class WsppOutbox {
@@ -355,17 +428,63 @@ public:
     /// batch keeps counting in the backlog until websocketpp releases it.
     template <class Message>
     typename Message::ptr take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        flush_scheduled_ = false;
+        return take_locked<Message>();
+    }
+
+    /// On the connection's strand: passes on what is pending. When `direct`
+    /// and no batch of this connection is with websocketpp, `write(data, size)`
+    /// (a non-blocking socket write returning the bytes taken, or a negative
+    /// number when none were) gets the bytes first, and the outbox's lock is not
+    /// held meanwhile, so appends go on. What is left, or everything when
+    /// writing directly is not possible, is returned as a batch for websocketpp
+    /// (null when there is none). `again` is set when frames were appended
+    /// during a complete write: the flush stays scheduled (those appends posted
+    /// none) and the caller must flush once more.
+    template <class Message, class Write>
+    typename Message::ptr flush(Write&& write, bool direct, bool& again) {
+        again = false;
         std::string wire;
         std::size_t frames = 0;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            flush_scheduled_ = false;
-            if (pending_frames_ == 0) return nullptr;
+            if (pending_frames_ == 0) {
+                flush_scheduled_ = false;
+                return nullptr;
+            }
+            if (!direct || backlog_.batches.load(std::memory_order_acquire) != 0) {
+                flush_scheduled_ = false;
+                return take_locked<Message>();
+            }
             wire.swap(pending_);
             frames = pending_frames_;
             pending_frames_ = 0;
         }
-        return Message::batch(std::move(wire), frames, backlog_);
+        const auto written = write(static_cast<const char*>(wire.data()), wire.size());
+        const std::size_t taken = written > 0 ? static_cast<std::size_t>(written) : 0;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (taken == wire.size()) {
+            backlog_.bytes.fetch_sub(wire.size(), std::memory_order_relaxed);
+            backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
+            // The buffer goes with `wire`: an idle connection holds none.
+            if (pending_frames_ != 0) {
+                again = true;
+                return nullptr;
+            }
+            flush_scheduled_ = false;
+            return nullptr;
+        }
+        // The rest of a frame must reach the socket before anything else: it
+        // leads the batch, whose count keeps the written part until it is done.
+        const std::size_t counted = wire.size() + pending_.size();
+        wire.erase(0, taken);
+        wire.append(pending_);
+        pending_.clear();
+        frames += pending_frames_;
+        pending_frames_ = 0;
+        flush_scheduled_ = false;
+        return Message::batch(std::move(wire), frames, backlog_, counted);
     }
 
     /// Drops what is pending (the connection is being cut, or is gone). The
@@ -389,6 +508,16 @@ public:
     std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
 
 private:
+    template <class Message>
+    typename Message::ptr take_locked() {
+        if (pending_frames_ == 0) return nullptr;
+        std::string wire;
+        wire.swap(pending_);
+        const std::size_t frames = pending_frames_;
+        pending_frames_ = 0;
+        return Message::batch(std::move(wire), frames, backlog_);
+    }
+
     /// A batch's buffer starts at this size (a few frames) rather than doubling
     /// up from nothing; it is handed over with the batch, so an idle connection
     /// holds none.
@@ -475,9 +604,9 @@ struct WebsocketppConfig : Base {
 /// | `handle_type`   | `shared_ptr<Peer>`: a weak pointer to the connection plus its outbox and backlog counters; `send` takes no global lock |
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
 /// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
-/// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which hands everything pending to websocketpp as one prepared message, so a backlog of frames is written with one `sendmsg` |
+/// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which writes everything pending with one non-blocking `send` on the socket when websocketpp holds nothing of the connection (`Options::direct_writes`), and hands websocketpp only what the socket did not take, as one prepared message written in order before anything later |
 /// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
-/// | `ping`          | `connection::ping("")` on the connection's strand                      |
+/// | `ping`          | an empty ping frame queued like any frame; a client's ping is answered the same way (open() installs the connection's ping handler), so every frame of an open connection passes through parley's writer |
 /// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
@@ -495,9 +624,11 @@ public:
 
     /// One connection as the core sees it.
     struct Peer {
-        explicit Peer(const connection_ptr& con) : connection(con) {}
+        Peer(const connection_ptr& con, bool direct) : connection(con), direct_writes(direct) {}
         std::weak_ptr<connection_type> connection;
         detail::WsppOutbox outbox;
+        /// Options::direct_writes, as it was when the connection opened.
+        const bool direct_writes;
         /// Set by close(): nothing more is queued after it, so the close frame
         /// (queued on the connection's strand a moment later) is the last one.
         std::atomic<bool> closing{false};
@@ -544,6 +675,17 @@ public:
         /// orders work, so sharing one is safe; more lanes let more sessions
         /// run at the same time. 0: a new strand for every lane.
         std::size_t lanes = 256;
+        /// A flush writes the connection's pending frames to its socket itself
+        /// (one non-blocking `send`) when websocketpp has nothing of it queued,
+        /// and hands websocketpp only what the socket did not take. That skips
+        /// websocketpp's queue, its locks, an allocation and a completion handler
+        /// per write: at 100 000 deliveries/s the server spends about a third
+        /// less CPU (docs/benchmarks.md). It needs every frame of the connection
+        /// to pass through parley, so open() installs a ping handler on the
+        /// connection that answers pings itself, and ping() queues its own ping
+        /// frame. false: every batch goes through websocketpp's queue. Linux and
+        /// other systems with MSG_NOSIGNAL only; elsewhere it is always off.
+        bool direct_writes = true;
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
@@ -589,17 +731,12 @@ public:
         if (timer) timer->cancel();
     }
 
-    /// Thread-safe; websocketpp's `connection::send` takes the connection's own
-    /// locks only. The first send of a Frame encodes it; every other recipient
-    /// reuses that buffer.
+    /// Thread-safe; takes the connection's outbox lock only. The first send of
+    /// a Frame encodes it; every other recipient reuses that buffer.
     void send(const handle_type& h, const SharedFrame& frame) {
-        if (h->closing.load(std::memory_order_acquire)) return;
         const std::string& wire = frame->template prepared<std::string>(
             [](std::string_view text) { return detail::websocket_text_frame(text); });
-        if (!h->outbox.append(wire)) return;  // a flush is already on its way
-        auto con = h->connection.lock();
-        if (!con) return h->outbox.discard();
-        on_strand(con, [con, peer = h] { flush(con, *peer); });
+        queue(h, wire);
     }
 
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
@@ -612,7 +749,7 @@ public:
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
             if (drop) return drop_now(con);
-            flush(con, *peer);  // the close frame follows everything sent before it
+            flush(con, *peer, true);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -620,13 +757,11 @@ public:
         });
     }
 
+    /// An empty ping frame, queued like any frame (websocketpp's own ping
+    /// would be written beside parley's writes). The answer reaches pong().
     void ping(const handle_type& h) {
-        auto con = h->connection.lock();
-        if (!con) return;
-        on_strand(con, [con] {
-            websocketpp::lib::error_code ec;
-            con->ping("", ec);  // fails only when no longer open: nothing to do
-        });
+        static const std::string wire = detail::websocket_control_frame(0x9, {});
+        queue(h, wire);
     }
 
     std::size_t buffered_amount(const handle_type& h) const {
@@ -666,8 +801,9 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
-        auto peer = std::make_shared<Peer>(con);
+        auto peer = std::make_shared<Peer>(con, options_.direct_writes && detail::can_write_directly);
         con->parley_peer_ = peer;
+        con->set_ping_handler(&answer_ping);
         auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
         con->parley_session_ = client;
         if (options_.release_handshake) release_handshake(con);
@@ -692,6 +828,17 @@ public:
     /// Message handler: a text (or binary: it must still be UTF-8 JSON) frame.
     static void message(const connection_ptr& con, const message_ptr& msg) {
         if (auto client = session(con)) client->receive(std::move(msg->get_raw_payload()));
+    }
+
+    /// Ping handler of every chat connection (open() installs it): the pong is
+    /// queued behind the frames already sent, like any frame, and websocketpp
+    /// is told not to write one of its own.
+    static bool answer_ping(websocketpp::connection_hdl hdl, std::string payload) {
+        auto con = std::static_pointer_cast<connection_type>(hdl.lock());
+        if (!con) return false;
+        if (auto peer = std::static_pointer_cast<Peer>(con->parley_peer_))
+            queue(peer, detail::websocket_control_frame(0xA, payload));
+        return false;
     }
 
     /// Pong handler.
@@ -756,11 +903,42 @@ private:
             f();
     }
 
-    /// On the connection's strand: hands the outbox's pending frames to
-    /// websocketpp as one batch. If the connection is no longer open, send()
-    /// refuses and the batch dies here, taking its count back.
-    static void flush(const connection_ptr& con, Peer& peer) {
-        if (auto batch = peer.outbox.template take<typename Config::message_type>()) con->send(batch);
+    /// Appends one whole wire frame to the connection's outbox; the first
+    /// append after a flush posts the next flush to the connection's strand.
+    static void queue(const handle_type& h, std::string_view wire) {
+        if (h->closing.load(std::memory_order_acquire)) return;
+        if (!h->outbox.append(wire)) return;  // a flush is already on its way
+        auto con = h->connection.lock();
+        if (!con) return h->outbox.discard();
+        on_strand(con, [con, peer = h] { flush(con, *peer); });
+    }
+
+    /// On the connection's strand: writes the outbox's pending frames to the
+    /// socket (see Options::direct_writes) or hands them to websocketpp as one
+    /// batch. Only while the connection is open: once websocketpp closes it, it
+    /// writes the close frame itself, and nothing may follow that. If it is no
+    /// longer open, send() refuses the batch, which dies here, taking its count
+    /// back. Frames appended during a direct write are flushed by another turn
+    /// on the strand (so a flood collects them into bigger writes), or at once
+    /// when `drain` (a close frame is about to follow).
+    static void flush(const connection_ptr& con, Peer& peer, bool drain = false) {
+        using Message = typename Config::message_type;
+        const bool direct =
+            peer.direct_writes && con->get_state() == websocketpp::session::state::open;
+        const int fd = direct ? static_cast<int>(con->get_raw_socket().native_handle()) : -1;
+        bool again = false;
+        do {
+            auto batch = peer.outbox.template flush<Message>(
+                [fd](const char* data, std::size_t size) {
+                    return detail::write_nonblocking(fd, data, size);
+                },
+                direct, again);
+            if (batch) con->send(batch);
+        } while (again && drain);
+        if (again)
+            on_strand(con, [con, p = std::static_pointer_cast<Peer>(con->parley_peer_)] {
+                if (p) flush(con, *p);
+            });
     }
 
     static void drop_now(const connection_ptr& con) {

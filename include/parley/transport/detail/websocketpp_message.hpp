@@ -29,6 +29,9 @@ namespace detail {
 struct WsppBacklog {
     std::atomic<std::size_t> bytes{0};
     std::atomic<std::size_t> frames{0};
+    /// Batches alive (handed to websocketpp and not yet released): while any
+    /// is, the socket is websocketpp's and nothing may be written beside it.
+    std::atomic<std::size_t> batches{0};
 };
 
 /// The wire header of an unmasked (server-to-client) final text frame of
@@ -51,6 +54,17 @@ inline std::string websocket_text_header(std::size_t length) {
             header.push_back(static_cast<char>((wide >> shift) & 0xFF));
     }
     return header;
+}
+
+/// An unmasked control frame (`opcode` 0x9 ping or 0xA pong) carrying
+/// `payload`, cut to the 125 bytes a control frame may hold.
+inline std::string websocket_control_frame(unsigned opcode, std::string_view payload) {
+    if (payload.size() > 125) payload = payload.substr(0, 125);
+    std::string wire;
+    wire.push_back(static_cast<char>(0x80 | (opcode & 0x0F)));
+    wire.push_back(static_cast<char>(payload.size()));
+    wire.append(payload.data(), payload.size());
+    return wire;
 }
 
 /// `text` as one whole unmasked text frame: header and payload in one buffer.
@@ -92,21 +106,31 @@ public:
 
     ~WsppMessage() {
         if (backlog_) {
-            backlog_->bytes.fetch_sub(payload_.size(), std::memory_order_relaxed);
+            backlog_->bytes.fetch_sub(counted_bytes_, std::memory_order_relaxed);
             backlog_->frames.fetch_sub(counted_frames_, std::memory_order_relaxed);
+            backlog_->batches.fetch_sub(1, std::memory_order_release);
         }
     }
 
-    /// A batch of `frames` whole wire frames (`wire`) for one connection, whose
-    /// `backlog` already counts them (see WsppOutbox) and must outlive the batch
-    /// (it does: both belong to the connection).
-    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
+    /// A batch of wire bytes (`wire`: `frames` frames, the first possibly the
+    /// rest of one already partly written) for one connection, whose `backlog`
+    /// already counts them as `counted_bytes` (see WsppOutbox: a frame counts
+    /// whole until its last byte is written) and must outlive the batch (it
+    /// does: both belong to the connection).
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog,
+                     std::size_t counted_bytes) {
         auto msg = std::make_shared<WsppMessage>(con_msg_man_ptr{}, websocketpp::frame::opcode::text, 0);
         msg->prepared_ = true;
         msg->payload_ = std::move(wire);
+        msg->counted_bytes_ = counted_bytes;
         msg->counted_frames_ = frames;
         msg->backlog_ = &backlog;
+        backlog.batches.fetch_add(1, std::memory_order_relaxed);
         return msg;
+    }
+    static ptr batch(std::string wire, std::size_t frames, WsppBacklog& backlog) {
+        const std::size_t bytes = wire.size();
+        return batch(std::move(wire), frames, backlog, bytes);
     }
 
     // --- websocketpp::message_buffer::message's interface ----------------------
@@ -156,6 +180,7 @@ private:
 
     // Batch only.
     WsppBacklog* backlog_ = nullptr;
+    std::size_t counted_bytes_ = 0;
     std::size_t counted_frames_ = 0;
 };
 
