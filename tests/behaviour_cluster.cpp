@@ -2,6 +2,7 @@
 // Lobbies sharing one in-memory fake of a Redis-like backend: what a clustered
 // deployment relies on, deterministic on the manual executor.
 #include "behaviour_fixture.hpp"
+#include "cluster_fixture.hpp"
 
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
@@ -39,6 +40,10 @@ public:
 
     void release_reads() { release(held_reads_); }
     void release_live() { release(held_live_); }
+    /// StreamStore's reads: answered now, or on release_reads() while held.
+    void answer_read(HistoryPage page, Store::ReadDone done) {
+        defer_read([done = std::move(done), page = std::move(page)]() mutable { done(std::move(page)); });
+    }
     void defer_read(std::function<void()> answer) {
         if (hold_reads) held_reads_.push_back(std::move(answer));
         else answer();
@@ -167,71 +172,9 @@ private:
     std::map<std::string, RoomRecord> records_;
 };
 
-/// History from the fake cluster's streams, as RedisStore reads Redis.
-class FakeStreamStore final : public Store {
-public:
-    explicit FakeStreamStore(std::shared_ptr<FakeCluster> cluster) : cluster_(std::move(cluster)) {}
-    std::vector<RoomRecord> load_rooms() override {
-        RoomRecord general;
-        general.id = general.name = "general";
-        general.permanent = true;
-        general.epoch = "shared";
-        return {general};
-    }
-    void save_room(const RoomRecord&) override {}
-    void remove_room(const std::string&) override {}
-    void append(const std::string&, StoredMessagePtr) override {}
-    void mark_deleted(const std::string&, StoredMessagePtr) override {}
-    void read(const std::string& room, HistoryQuery q, ReadDone done) override {
-        HistoryPage page;
-        for (const auto& m : cluster_->streams[room])
-            if (m->message.seq > q.after && (q.before == 0 || m->message.seq < q.before))
-                page.messages.push_back(m);
-        if (page.messages.size() > q.limit)
-            page.messages.erase(page.messages.begin(),
-                                page.messages.end() - static_cast<std::ptrdiff_t>(q.limit));
-        // Read now, answered now or when the test releases it.
-        cluster_->defer_read([done = std::move(done), page = std::move(page)]() mutable { done(std::move(page)); });
-    }
-
-private:
-    std::shared_ptr<FakeCluster> cluster_;
-};
-
-LobbyOptions node(const std::string& id, const std::shared_ptr<FakeCluster>& cluster, std::uint64_t seed) {
-    LobbyOptions o;
-    o.node_id = id;
-    o.bus = cluster;
-    o.store = std::make_shared<FakeStreamStore>(cluster);
-    o.seed = seed;
-    return o;
-}
-
-struct TwoNodes {
-    MockTransport t;
-    std::shared_ptr<FakeCluster> cluster = std::make_shared<FakeCluster>();
-    Lobby<MockTransport> a{t, node("A", cluster, 1)};
-    Lobby<MockTransport> b{t, node("B", cluster, 2)};
-
-    ~TwoNodes() {
-        a.shutdown("test over");
-        b.shutdown("test over");
-        t.run_until_idle();
-    }
-};
-
-
-std::vector<std::string> messages(const MockPeer& peer) {
-    std::vector<std::string> out;
-    for (const auto& m : peer.all("message"))
-        out.push_back(std::to_string(m["seq"].GetUint64()) + ":" + m["text"].GetString());
-    return out;
-}
-
-std::string error_code(const MockPeer& peer) {
-    const auto e = peer.last("error");
-    return e ? (*e)["code"].GetString() : "";
-}
+using TwoNodes = cluster_test::TwoNodes<FakeCluster>;
+using cluster_test::last_error;
+using cluster_test::messages;
 
 }  // namespace
 
@@ -277,7 +220,7 @@ TEST_CASE("clustered: a nickname held on one node is taken on the other until re
     c.t.run_until_idle();
     hello(impostor, "ALICE");
     c.t.run_until_idle();
-    CHECK(error_code(impostor) == "nick_taken");
+    CHECK(last_error(impostor) == "nick_taken");
 
     alice.client()->closed(1000);  // a clean close frees the name everywhere
     c.t.run_until_idle();
@@ -364,8 +307,8 @@ TEST_CASE("clustered: while the backend is down sends and new nicknames are refu
     say(alice, "lost");
     hello(late, "late");
     c.t.run_until_idle();
-    CHECK(error_code(alice) == "unavailable");
-    CHECK(error_code(late) == "unavailable");
+    CHECK(last_error(alice) == "unavailable");
+    CHECK(last_error(late) == "unavailable");
     CHECK(alice.count("message") == 0);
     alice.send(R"({"type":"ping"})");  // the node still serves its members
     c.t.run_until_idle();
@@ -390,7 +333,7 @@ TEST_CASE("clustered: a direct message reaches a user on the other node") {
     REQUIRE(bob.count("dm") == 1);
     CHECK(std::string((*bob.last("dm"))["text"].GetString()) == "psst");
     CHECK(alice.count("dm") == 1);  // the sender's copy
-    CHECK(error_code(alice) == "user_not_found");
+    CHECK(last_error(alice) == "user_not_found");
 }
 
 TEST_CASE("clustered: two joins at once on a node, the second learning a newer head, lose nothing") {

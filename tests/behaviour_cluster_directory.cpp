@@ -3,6 +3,7 @@
 // of seqs a live delivery skipped. Two Lobbies share one in-memory fake of a
 // Redis-like backend on the manual executor, so every schedule is replayed exactly.
 #include "behaviour_fixture.hpp"
+#include "cluster_fixture.hpp"
 
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
@@ -35,6 +36,17 @@ public:
     std::string lose_next_for;    // this node misses the next sequenced delivery
     std::size_t failing_reads = 0;  // store reads that fail before they work again
     std::size_t reads = 0;          // store reads asked for
+
+    /// StreamStore's reads: answered at once, failed while `failing_reads` lasts.
+    void answer_read(HistoryPage page, Store::ReadDone done) {
+        ++reads;
+        if (failing_reads > 0) {
+            --failing_reads;
+            page.messages.clear();
+            page.failed = true;
+        }
+        done(std::move(page));
+    }
 
     void subscribe(const std::string& node, const std::string& room, Handler handler) override {
         subscribers_[room][node] = std::move(handler);
@@ -131,63 +143,9 @@ private:
     std::map<std::string, DirectHandler> direct_;
 };
 
-/// History from the fake's streams; a read fails while `failing_reads` lasts.
-class FakeDirectoryStore final : public Store {
-public:
-    explicit FakeDirectoryStore(std::shared_ptr<FakeDirectory> cluster) : cluster_(std::move(cluster)) {}
-    std::vector<RoomRecord> load_rooms() override {
-        RoomRecord general;
-        general.id = general.name = "general";
-        general.permanent = true;
-        general.epoch = "shared";
-        return {general};
-    }
-    void save_room(const RoomRecord&) override {}
-    void remove_room(const std::string&) override {}
-    void append(const std::string&, StoredMessagePtr) override {}
-    void mark_deleted(const std::string&, StoredMessagePtr) override {}
-    void read(const std::string& room, HistoryQuery q, ReadDone done) override {
-        ++cluster_->reads;
-        HistoryPage page;
-        if (cluster_->failing_reads > 0) {
-            --cluster_->failing_reads;
-            page.failed = true;
-            return done(std::move(page));
-        }
-        for (const auto& m : cluster_->streams[room])
-            if (m->message.seq > q.after && (q.before == 0 || m->message.seq < q.before))
-                page.messages.push_back(m);
-        if (page.messages.size() > q.limit)
-            page.messages.erase(page.messages.begin(),
-                                page.messages.end() - static_cast<std::ptrdiff_t>(q.limit));
-        done(std::move(page));
-    }
-
-private:
-    std::shared_ptr<FakeDirectory> cluster_;
-};
-
-LobbyOptions node(const std::string& id, const std::shared_ptr<FakeDirectory>& cluster, std::uint64_t seed) {
-    LobbyOptions o;
-    o.node_id = id;
-    o.bus = cluster;
-    o.store = std::make_shared<FakeDirectoryStore>(cluster);
-    o.seed = seed;
-    return o;
-}
-
-struct TwoNodes {
-    MockTransport t;
-    std::shared_ptr<FakeDirectory> cluster = std::make_shared<FakeDirectory>();
-    Lobby<MockTransport> a{t, node("A", cluster, 1)};
-    Lobby<MockTransport> b{t, node("B", cluster, 2)};
-
-    ~TwoNodes() {
-        a.shutdown("test over");
-        b.shutdown("test over");
-        t.run_until_idle();
-    }
-};
+using TwoNodes = cluster_test::TwoNodes<FakeDirectory>;
+using cluster_test::last_error;
+using cluster_test::messages;
 
 /// What `nick_available` answers on `lobby`: "free", or the failure's code.
 std::string availability(TwoNodes& c, Lobby<MockTransport>& lobby, const std::string& nick) {
@@ -197,18 +155,6 @@ std::string availability(TwoNodes& c, Lobby<MockTransport>& lobby, const std::st
     });
     c.t.run_until_idle();
     return answer;
-}
-
-std::string last_error(const MockPeer& peer) {
-    const auto e = peer.last("error");
-    return e ? (*e)["code"].GetString() : "";
-}
-
-std::vector<std::string> messages(const MockPeer& peer) {
-    std::vector<std::string> out;
-    for (const auto& m : peer.all("message"))
-        out.push_back(std::to_string(m["seq"].GetUint64()) + ":" + m["text"].GetString());
-    return out;
 }
 
 void create_room(MockPeer& peer, const std::string& name) {

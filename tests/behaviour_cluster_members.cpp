@@ -3,6 +3,7 @@
 // members; changes during its read are neither lost nor doubled; a node that
 // stops or dies takes its members with it. Deterministic on the manual executor.
 #include "behaviour_fixture.hpp"
+#include "cluster_fixture.hpp"
 
 #include <parley/parley.hpp>
 #include <parley/testing.hpp>
@@ -128,26 +129,7 @@ private:
     std::map<std::string, std::map<std::string, MemberHandler>> watchers_;
 };
 
-LobbyOptions node(const std::string& id, const std::shared_ptr<FakeMembers>& bus, std::uint64_t seed) {
-    LobbyOptions o;
-    o.node_id = id;
-    o.bus = bus;
-    o.seed = seed;
-    return o;
-}
-
-struct TwoNodes {
-    MockTransport t;
-    std::shared_ptr<FakeMembers> bus = std::make_shared<FakeMembers>();
-    Lobby<MockTransport> a{t, node("A", bus, 1)};
-    Lobby<MockTransport> b{t, node("B", bus, 2)};
-
-    ~TwoNodes() {
-        a.shutdown("test over");
-        b.shutdown("test over");
-        t.run_until_idle();
-    }
-};
+using TwoNodes = cluster_test::TwoNodes<FakeMembers, false>;
 
 std::multiset<std::string> joined_members(const MockPeer& peer) {
     std::multiset<std::string> out;
@@ -191,7 +173,7 @@ TEST_CASE("members: a joiner on one node is told the members on every node") {
 
     CHECK(joined_members(bob) == Set{"alice", "bob", "carol"});
     CHECK(presence(alice) == List{"join carol", "join bob"});
-    CHECK(c.bus->hash["general"].size() == 3);
+    CHECK(c.cluster->hash["general"].size() == 3);
 }
 
 TEST_CASE("members: a remote leave and rename reach the list and the members here") {
@@ -220,7 +202,7 @@ TEST_CASE("members: a remote leave and rename reach the list and the members her
     kim.client()->closed(1000);  // a disconnect unlists too
     c.t.run_until_idle();
     CHECK(presence(dave) == List{"leave kimberly"});
-    CHECK(c.bus->hash["general"].size() == 2);
+    CHECK(c.cluster->hash["general"].size() == 2);
 }
 
 TEST_CASE("members: changes while the joiner's read is in flight are applied after it, once") {
@@ -235,11 +217,11 @@ TEST_CASE("members: changes while the joiner's read is in flight are applied aft
             join(alice, "general");
             c.t.run_until_idle();
 
-            c.bus->hold_reads = true;
-            c.bus->snapshot_on_release = snapshot_on_release;
+            c.cluster->hold_reads = true;
+            c.cluster->snapshot_on_release = snapshot_on_release;
             join(bob, "general");
             c.t.run_until_idle();
-            REQUIRE(c.bus->reads_waiting() == 1);
+            REQUIRE(c.cluster->reads_waiting() == 1);
             REQUIRE(bob.count("joined") == 0);  // held until the list is known
 
             // Subscribed, not yet read: these reach node B as events now.
@@ -247,7 +229,7 @@ TEST_CASE("members: changes while the joiner's read is in flight are applied aft
             c.t.run_until_idle();
             alice.send(R"({"type":"leave","room":"general"})");
             c.t.run_until_idle();
-            c.bus->release_reads();
+            c.cluster->release_reads();
             c.t.run_until_idle();
 
             // Neither the departed alice nor a missing carol; nothing told twice.
@@ -271,10 +253,10 @@ TEST_CASE("members: a second joiner while the list is known needs no read") {
     c.t.run_until_idle();
     join(bob, "general");
     c.t.run_until_idle();
-    const auto reads = c.bus->reads;
+    const auto reads = c.cluster->reads;
     join(dave, "general");
     c.t.run_until_idle();
-    CHECK(c.bus->reads == reads);
+    CHECK(c.cluster->reads == reads);
     CHECK(joined_members(dave) == Set{"alice", "bob", "dave"});
 }
 
@@ -292,8 +274,8 @@ TEST_CASE("members: a node that is gone takes its members out of every list") {
     REQUIRE(joined_members(bob) == Set{"alice", "bob", "kim"});
 
     // Node A stops heartbeating (kill -9): the survivors' Bus reports it gone.
-    c.bus->dead.insert("A");
-    c.bus->node_gone("A");
+    c.cluster->dead.insert("A");
+    c.cluster->node_gone("A");
     c.t.run_until_idle();
     auto told = presence(bob);
     std::sort(told.begin(), told.end());
@@ -313,7 +295,7 @@ TEST_CASE("members: a dead node's entries still in the hash are not listed") {
     hello(bob, "bob");
     join(alice, "general");
     c.t.run_until_idle();
-    c.bus->dead.insert("A");  // expired before anyone here noticed
+    c.cluster->dead.insert("A");  // expired before anyone here noticed
     join(bob, "general");
     c.t.run_until_idle();
     CHECK(joined_members(bob) == Set{"bob"});
@@ -330,14 +312,14 @@ TEST_CASE("members: a re-read after missed events tells the members here the dif
     join(bob, "general");
     c.t.run_until_idle();
 
-    c.bus->lose_events_for = "B";  // B's subscription is away
+    c.cluster->lose_events_for = "B";  // B's subscription is away
     alice.send(R"({"type":"leave","room":"general"})");
     join(carol, "general");
     c.t.run_until_idle();
     CHECK(presence(bob).empty());
 
-    c.bus->lose_events_for.clear();
-    c.bus->resync();  // back: the Hub reads the list again
+    c.cluster->lose_events_for.clear();
+    c.cluster->resync();  // back: the Hub reads the list again
     c.t.run_until_idle();
     CHECK(presence(bob) == List{"leave alice", "join carol"});
 

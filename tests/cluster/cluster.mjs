@@ -7,9 +7,26 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { afterEach } from 'node:test';
 import { ChatClient, eventually, http, startServer, TIMEOUT_MS } from '../server/harness.mjs';
 
 export { ChatClient, EventStream, eventually, http, metric, sleep, TIMEOUT_MS } from '../server/harness.mjs';
+
+/**
+ * For a test file: `track(promise)` awaits a started process (redis-server, a
+ * node, a proxy) and kills it after the test that started it, newest first.
+ */
+export function trackProcesses() {
+  const started = [];
+  afterEach(async () => {
+    for (const p of started.splice(0).reverse()) await p.kill();
+  });
+  return async (promise) => {
+    const p = await promise;
+    started.push(p);
+    return p;
+  };
+}
 
 /** A loopback TCP port nobody listens on right now. */
 export function freePort() {

@@ -1,13 +1,10 @@
 // REDIS_URL: what a user can get wrong, and the parts of the URL that are used.
 
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { http, member, startNode, startRedis } from './cluster.mjs';
+import { http, member, startNode, startRedis, trackProcesses } from './cluster.mjs';
 
-const started = [];
-afterEach(async () => {
-  for (const p of started.splice(0).reverse()) await p.kill();
-});
+const track = trackProcesses();
 
 test('a bad REDIS_URL or an unreachable Redis stops start-up with a clear message', async () => {
   await assert.rejects(startNode({ url: 'http://nope' }), /REDIS_URL "http:\/\/nope": must start with redis:\/\//);
@@ -16,13 +13,10 @@ test('a bad REDIS_URL or an unreachable Redis stops start-up with a clear messag
 });
 
 test('the password and database number of REDIS_URL are used', async () => {
-  const redis = await startRedis(undefined, ['--requirepass', 's3cret']);
-  started.push(redis);
+  const redis = await track(startRedis(undefined, ['--requirepass', 's3cret']));
   const url = `redis://:s3cret@127.0.0.1:${redis.port}/2`;
-  const a = await startNode({ url });
-  started.push(a);
-  const b = await startNode({ url });
-  started.push(b);
+  const a = await track(startNode({ url }));
+  const b = await track(startNode({ url }));
   const alice = await member(a, 'alice');
   const bob = await member(b, 'bob');
   alice.send({ type: 'send', room: 'general', text: 'through an authenticated Redis' });

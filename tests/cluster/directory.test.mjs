@@ -1,19 +1,11 @@
 // The cluster directory: nickname look-ups over HTTP, room names unique across
 // nodes, and direct messages to a nickname in reconnect grace on another node.
 
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, eventually, http, metric, redisCommand, rooms, startNode, startRedis } from './cluster.mjs';
+import { ChatClient, eventually, http, metric, redisCommand, rooms, startNode, startRedis, trackProcesses } from './cluster.mjs';
 
-const started = [];
-afterEach(async () => {
-  for (const p of started.splice(0).reverse()) await p.kill();
-});
-async function track(promise) {
-  const p = await promise;
-  started.push(p);
-  return p;
-}
+const track = trackProcesses();
 
 async function twoNodes() {
   const redis = await track(startRedis());

@@ -1,18 +1,10 @@
 // A cluster losing a node (kill -9) or Redis (restarted mid-chat).
 
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChatClient, eventually, http, member, metric, redisCommand, rooms, startNode, startProxy, startRedis } from './cluster.mjs';
+import { ChatClient, eventually, http, member, metric, redisCommand, rooms, startNode, startProxy, startRedis, trackProcesses } from './cluster.mjs';
 
-const started = [];
-afterEach(async () => {
-  for (const p of started.splice(0).reverse()) await p.kill();
-});
-async function track(promise) {
-  const p = await promise;
-  started.push(p);
-  return p;
-}
+const track = trackProcesses();
 
 describe('failures', () => {
   test('kill -9 a node: within the TTL its members leave the counts and its nicknames are free', async () => {

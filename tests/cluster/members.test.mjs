@@ -1,19 +1,11 @@
 // Cluster-wide member lists: a joiner's `joined` members hold every node's
 // members, and a node that leaves (cleanly or by kill -9) takes its members along.
 
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, http, member, redisCommand, sleep, startNode, startProxy, startRedis } from './cluster.mjs';
+import { eventually, http, member, redisCommand, sleep, startNode, startProxy, startRedis, trackProcesses } from './cluster.mjs';
 
-const started = [];
-afterEach(async () => {
-  for (const p of started.splice(0).reverse()) await p.kill();
-});
-async function track(promise) {
-  const p = await promise;
-  started.push(p);
-  return p;
-}
+const track = trackProcesses();
 
 const HASH = 'parley:{room:general}:members';
 const hashSize = async (redis) => Number((await redisCommand(redis.port, 'HLEN', HASH)).replace(/^:/, ''));
