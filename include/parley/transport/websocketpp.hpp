@@ -170,7 +170,8 @@ public:
         /// to pass through parley, so open() installs a ping handler on the
         /// connection that answers pings itself, and ping() queues its own ping
         /// frame. false: every batch goes through websocketpp's queue. Linux and
-        /// other systems with MSG_NOSIGNAL only; elsewhere it is always off.
+        /// other systems with MSG_NOSIGNAL only, and never on a TLS connection
+        /// (websocketpp must encrypt); there it is always off.
         bool direct_writes = true;
     };
 
@@ -287,7 +288,9 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
-        auto peer = std::make_shared<Peer>(con, options_.direct_writes && detail::can_write_directly);
+        // Over TLS the socket carries records, not frames: only websocketpp may write.
+        auto peer = std::make_shared<Peer>(
+            con, options_.direct_writes && detail::can_write_directly && !con->is_secure());
         con->parley_peer_ = peer;
         con->set_ping_handler(&answer_ping);
         auto client = lobby.connect(peer, peer_info(con, options_.peer_headers));
