@@ -165,7 +165,7 @@ public:
         /// (one non-blocking `send`) when websocketpp has nothing of it queued,
         /// and hands websocketpp only what the socket did not take. That skips
         /// websocketpp's queue, its locks, an allocation and a completion handler
-        /// per write: at 100 000 deliveries/s the server spends about a third
+        /// per write: at 100 000 deliveries/s the server spends about a fifth
         /// less CPU (docs/benchmarks.md). It needs every frame of the connection
         /// to pass through parley, so open() installs a ping handler on the
         /// connection that answers pings itself, and ping() queues its own ping
