@@ -424,22 +424,14 @@ public:
         return true;
     }
 
-    /// Takes what is pending as one batch message (null when nothing is); the
-    /// batch keeps counting in the backlog until websocketpp releases it.
-    template <class Message>
-    typename Message::ptr take() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        flush_scheduled_ = false;
-        return take_locked<Message>();
-    }
-
     /// On the connection's strand: passes on what is pending. When `direct`
     /// and no batch of this connection is with websocketpp, `write(data, size)`
     /// (a non-blocking socket write returning the bytes taken, or a negative
     /// number when none were) gets the bytes first, and the outbox's lock is not
     /// held meanwhile, so appends go on. What is left, or everything when
     /// writing directly is not possible, is returned as a batch for websocketpp
-    /// (null when there is none). `again` is set when frames were appended
+    /// (null when there is none), which keeps counting in the backlog until
+    /// websocketpp releases it. `again` is set when frames were appended
     /// during a complete write: the flush stays scheduled (those appends posted
     /// none) and the caller must flush once more.
     template <class Message, class Write>
@@ -453,15 +445,15 @@ public:
                 flush_scheduled_ = false;
                 return nullptr;
             }
-            if (!direct || backlog_.batches.load(std::memory_order_acquire) != 0) {
-                flush_scheduled_ = false;
-                return take_locked<Message>();
-            }
             wire.swap(pending_);
             frames = pending_frames_;
             pending_frames_ = 0;
+            if (!direct || backlog_.batches.load(std::memory_order_acquire) != 0) {
+                flush_scheduled_ = false;
+                return Message::batch(std::move(wire), frames, backlog_);
+            }
         }
-        const auto written = write(static_cast<const char*>(wire.data()), wire.size());
+        const auto written = write(wire.data(), wire.size());
         const std::size_t taken = written > 0 ? static_cast<std::size_t>(written) : 0;
         std::lock_guard<std::mutex> lock(mutex_);
         if (taken == wire.size()) {
@@ -508,16 +500,6 @@ public:
     std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
 
 private:
-    template <class Message>
-    typename Message::ptr take_locked() {
-        if (pending_frames_ == 0) return nullptr;
-        std::string wire;
-        wire.swap(pending_);
-        const std::size_t frames = pending_frames_;
-        pending_frames_ = 0;
-        return Message::batch(std::move(wire), frames, backlog_);
-    }
-
     /// A batch's buffer starts at this size (a few frames) rather than doubling
     /// up from nothing; it is handed over with the batch, so an idle connection
     /// holds none.
