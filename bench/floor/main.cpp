@@ -7,9 +7,9 @@
 // per delivery, while another thread receives them through epoll, the way a
 // client process does. Rounds start every --interval ms, as the chat
 // scenario's messages do. It reports the CPU time of one send and of one
-// receive, and how long after a round started its last frame was received:
-// the floor under the chat scenario's delivery latency for a broadcast sent
-// from one thread.
+// receive, and how long after its round started each frame, and the last of
+// each round, was received: the floor under the chat scenario's delivery
+// latency for a broadcast sent from one thread.
 //
 //   parley-send-floor [--connections 1000] [--rounds 300] [--size 140] [--interval 10]
 #include <arpa/inet.h>
@@ -106,36 +106,43 @@ int main(int argc, char** argv) {
         if (epoll_ctl(ep, EPOLL_CTL_ADD, receivers[i], &e) != 0) fail("epoll_ctl");
     }
 
-    // Round r's frames are all received once `received` reaches (r + 1) * N bytes / size.
+    // Round r is complete once N * (r + 1) frames have arrived (rounds never
+    // overlap: the sender waits for `rounds_done`).
     std::atomic<long long> round_start_ns{0};
+    std::atomic<int> rounds_done{0};
     std::atomic<bool> stop{false};
-    std::vector<double> last_delivery_ms;
-    std::vector<double> delivery_ms;  // every frame: received minus its round's start
+    std::vector<double> last_delivery_ms;  // written by the receiver, read after join()
+    std::vector<double> delivery_ms;       // every frame: received minus its round's start
     double receive_cpu = 0;
     long long frames_received = 0;
     std::thread receiver([&] {
         const double cpu0 = thread_cpu_seconds();
         std::vector<char> buf(65536);
         epoll_event events[256];
-        long long bytes = 0;
-        long long next_round_bytes = static_cast<long long>(connections) * size;
+        std::vector<int> partial(static_cast<std::size_t>(connections), 0);  // bytes of a frame cut by recv
+        long long frames = 0;
+        long long next_round_frames = connections;
         while (!stop.load(std::memory_order_relaxed)) {
             const int n = epoll_wait(ep, events, 256, 50);
             for (int i = 0; i < n; ++i) {
                 const ssize_t got = recv(receivers[events[i].data.u32], buf.data(), buf.size(), MSG_DONTWAIT);
                 if (got <= 0) continue;
-                bytes += got;
+                int& cut = partial[events[i].data.u32];
+                cut += static_cast<int>(got);
+                const int whole = cut / size;
+                cut %= size;
                 const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
                 const double ms = static_cast<double>(now - round_start_ns.load()) / 1e6;
-                for (ssize_t f = 0; f < got / size; ++f) delivery_ms.push_back(ms);
-            }
-            while (bytes >= next_round_bytes) {
-                const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-                last_delivery_ms.push_back(static_cast<double>(now - round_start_ns.load()) / 1e6);
-                next_round_bytes += static_cast<long long>(connections) * size;
+                for (int f = 0; f < whole; ++f) delivery_ms.push_back(ms);
+                frames += whole;
+                if (frames >= next_round_frames) {
+                    last_delivery_ms.push_back(ms);
+                    next_round_frames += connections;
+                    rounds_done.fetch_add(1, std::memory_order_release);
+                }
             }
         }
-        frames_received = bytes / size;
+        frames_received = frames;
         receive_cpu = thread_cpu_seconds() - cpu0;
     });
 
@@ -147,7 +154,14 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(next);
         next += std::chrono::milliseconds(interval_ms);
         // Wait for the previous round to be received, so rounds never overlap.
-        while (static_cast<int>(last_delivery_ms.size()) < r && !stop) std::this_thread::yield();
+        const auto give_up = Clock::now() + std::chrono::seconds(5);
+        while (rounds_done.load(std::memory_order_acquire) < r) {
+            if (Clock::now() > give_up) {
+                std::fprintf(stderr, "parley-send-floor: round %d was not received within 5 s\n", r - 1);
+                std::exit(1);  // not return: the receiver thread is still joinable
+            }
+            std::this_thread::yield();
+        }
         round_start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
         const double cpu0 = thread_cpu_seconds();
         for (int s : senders) {
@@ -158,7 +172,7 @@ int main(int argc, char** argv) {
         send_cpu += thread_cpu_seconds() - cpu0;
     }
     const auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (static_cast<int>(last_delivery_ms.size()) < rounds && Clock::now() < deadline)
+    while (rounds_done.load(std::memory_order_acquire) < rounds && Clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     stop = true;
     receiver.join();
