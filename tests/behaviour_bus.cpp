@@ -45,6 +45,7 @@ public:
         ++published;
         inner_.publish(event);
     }
+    std::size_t subscribed_nodes() const override { return inner_.subscribed_nodes(); }
 
     std::size_t delivered_to(const std::string& node) const {
         std::size_t n = 0;
@@ -213,4 +214,60 @@ TEST_CASE("two lobbies on one plain LocalBus exchange room messages") {
     a.shutdown("test over");
     b.shutdown("test over");
     t.run_until_idle();
+}
+
+TEST_CASE("a LocalBus counts the nodes that hold a subscription") {
+    LocalBus bus;
+    auto ignore = [](const BusEvent&) {};
+    CHECK(bus.subscribed_nodes() == 0);
+    bus.subscribe("A", "r1", ignore);
+    bus.subscribe("A", "r2", ignore);
+    bus.subscribe("A", "r2", ignore);  // again: still one subscription
+    CHECK(bus.subscribed_nodes() == 1);
+    bus.subscribe("B", "r1", ignore);
+    CHECK(bus.subscribed_nodes() == 2);
+    bus.unsubscribe("A", "r1");
+    CHECK(bus.subscribed_nodes() == 2);  // A still has r2
+    bus.unsubscribe("A", "r2");
+    CHECK(bus.subscribed_nodes() == 1);
+    bus.unsubscribe("A", "r2");  // not subscribed: nothing changes
+    bus.unsubscribe("C", "r9");
+    CHECK(bus.subscribed_nodes() == 1);
+    bus.unsubscribe("B", "r1");
+    CHECK(bus.subscribed_nodes() == 0);
+}
+
+TEST_CASE("a node alone on the bus publishes nothing, and publishes again once another node listens") {
+    Cluster c;
+    MockPeer alice(c.t, c.a), bob(c.t, c.b);
+    hello(alice, "alice");
+    hello(bob, "bob");
+    join(alice, "general");
+    c.t.run_until_idle();
+    // (Presence goes out through Bus::member_listed, which the Bus decides on.)
+    auto published = c.bus->published;
+    say(alice, "only A listens");
+    c.t.run_until_idle();
+    CHECK(alice.count("message") == 1);
+    CHECK(c.bus->published == published);
+
+    bob.send(R"({"type":"create_room","name":"Lounge"})");
+    c.t.run_until_idle();
+    const auto created = bob.last("room_created");
+    REQUIRE(created);
+    join(bob, (*created)["room"]["id"].GetString());  // B listens, to another room: A's go out again
+    c.t.run_until_idle();
+    REQUIRE(c.bus->subscribed_nodes() == 2);
+    published = c.bus->published;
+    say(alice, "B listens somewhere");
+    c.t.run_until_idle();
+    CHECK(c.bus->published == published + 1);
+    CHECK(texts_of_messages(bob).empty());
+
+    join(bob, "general");
+    c.t.run_until_idle();
+    say(alice, "now B hears it");
+    c.t.run_until_idle();
+    CHECK(texts_of_messages(bob) == std::vector<std::string>{"now B hears it"});
+    CHECK(alice.count("message") == 3);
 }

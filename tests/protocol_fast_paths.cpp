@@ -205,10 +205,11 @@ TEST_CASE("the message frame is what JsonWriter writes", "[fast-paths]") {
     const std::vector<std::string> texts = {"", "plain", every_byte, "é ☃ 𝄞", "\"\\/\b\f\n\r\t\x1f\x7f"};
     for (const auto& text : texts) {
         for (bool deleted : {false, true}) {
+          for (const char* nick : {"nick\"", "nick"}) {  // escaped, and plain when text is
             parley::ChatMessage m;
             m.seq = 18446744073709551615ull;
             m.ts = -1767225600123;
-            m.from = "nick\"" + text;
+            m.from = nick + text;
             m.text = text;
             m.client_id = text.empty() ? "" : "id" + text;
             m.deleted = deleted;
@@ -230,6 +231,7 @@ TEST_CASE("the message frame is what JsonWriter writes", "[fast-paths]") {
             wrapped.back() = ',';
             wrapped.append(expected, 1, std::string::npos);
             CHECK(parley::detail::encode_message("r\"oom" + text, stored) == wrapped);
+          }
         }
     }
 }

@@ -70,6 +70,11 @@ public:
     virtual void subscribe(const std::string& node, const std::string& room_id, Handler handler) = 0;
     virtual void unsubscribe(const std::string& node, const std::string& room_id) = 0;
     virtual void publish(const BusEvent& event) = 0;
+    /// How many nodes hold at least one subscription now. A Hub subscribed
+    /// itself skips building and publishing its broadcasts when that is 1: the
+    /// one node is its own, which ignores its own events. A Bus that cannot
+    /// tell cheaply keeps the default, "many".
+    virtual std::size_t subscribed_nodes() const { return SIZE_MAX; }
 
     // ---- sequencing: the Bus numbers chat messages cluster-wide ------------------------
 

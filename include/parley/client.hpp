@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -376,7 +377,7 @@ private:
     /// The Hub of a joined room, or an error reply and null.
     HubPtr joined_hub(detail::Request& rq, std::string_view room) {
         if (rejected(rq)) return nullptr;
-        auto it = rooms_.find(std::string(room));
+        auto it = rooms_.find(room);
         if (it != rooms_.end()) return it->second;
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
@@ -502,7 +503,7 @@ private:
     std::string nick_;   // empty until hello succeeds
     std::string token_;
     std::string claiming_;  // the nick last asked of the Lobby (hello or nick)
-    std::map<std::string, HubPtr> rooms_;
+    std::map<std::string, HubPtr, std::less<>> rooms_;  // std::less<>: found by string_view
     bool busy_ = false;  // a Lobby round trip is under way
     // A list, not a deque: requests rarely wait, and an empty std::deque
     // already holds about 600 bytes, which every idle session would pay.

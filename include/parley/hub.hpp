@@ -49,6 +49,7 @@ public:
           transport_(lobby.transport()),
           limits_(lobby.limits()),
           record_(std::move(record)),
+          message_head_(detail::message_frame_head(record_.id)),
           lane_(transport_.make_lane()),
           cluster_(lobby.bus().assigns_seq()),
           shares_members_(lobby.bus().shares_members()),
@@ -200,7 +201,9 @@ private:
 
     std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
         const auto sent = broadcast_local(frame, except);
-        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
+        // Subscribed here and the only node subscribed: nobody else would get it.
+        if (lobby_.bus().subscribed_nodes() > (subscribed_ ? 1u : 0u))
+            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
         return sent;
     }
 
@@ -397,7 +400,7 @@ private:
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
         if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
-        auto frame = make_frame(detail::encode_message(record_.id, *stored));
+        auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
         lobby_.store().append(record_.id, stored);
@@ -416,7 +419,7 @@ private:
         out.floor = next_seq_ - 1;
         // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
         // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
-        const auto frame = detail::encode_message(record_.id, *make_stored(message));
+        const auto frame = detail::encode_message_with_head(message_head_, *make_stored(message));
         const std::string marker = ",\"seq\":0,";
         const auto at = frame.find(marker);
         out.frame_head = frame.substr(0, at + marker.size() - 2);
@@ -516,7 +519,7 @@ private:
                 window_.push_back(std::move(stored));
                 continue;
             }
-            auto frame = make_frame(detail::encode_message(record_.id, *stored));
+            auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
             deliver_sequenced(std::move(stored), frame);
         }
         if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
@@ -810,6 +813,7 @@ private:
     Transport& transport_;
     const Limits& limits_;
     const RoomRecord record_;
+    const std::string message_head_;  // every message frame's start (message_frame_head)
     typename Transport::lane_type lane_;
     const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
     const bool shares_members_;  // the Bus keeps the member list cluster-wide

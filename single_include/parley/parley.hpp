@@ -619,23 +619,47 @@ inline const char* find_json_special(const char* p, const char* end) noexcept {
     return end;
 }
 
-/// How many bytes `value` takes as a JSON string, quotes included.
-inline std::size_t json_string_size(std::string_view value) noexcept {
-    std::size_t size = 2 + value.size();
+/// A string measured for writing as JSON: its size with quotes and escapes,
+/// and whether it needs no escape at all (then it is copied as is, without a
+/// second scan).
+struct JsonStringPlan {
+    std::size_t size = 2;
+    bool plain = true;
+};
+
+inline JsonStringPlan plan_json_string(std::string_view value) noexcept {
+    JsonStringPlan plan{2 + value.size(), true};
     const char* end = value.data() + value.size();
     for (const char* p = find_json_special(value.data(), end); p != end; p = find_json_special(p + 1, end)) {
         const auto c = static_cast<unsigned char>(*p);
         const bool short_escape = c == '"' || c == '\\' || c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-        size += short_escape ? 1 : 5;
+        plan.size += short_escape ? 1 : 5;
+        plan.plain = false;
     }
-    return size;
+    return plan;
 }
+
+/// How many bytes `value` takes as a JSON string, quotes included.
+inline std::size_t json_string_size(std::string_view value) noexcept { return plan_json_string(value).size; }
+
+/// An integer's decimal text (with its sign), written once to be measured and copied.
+class JsonInteger {
+public:
+    template <class Integer>
+    explicit JsonInteger(Integer value) noexcept
+        : size_(static_cast<std::size_t>(std::to_chars(digits_, digits_ + sizeof digits_, value).ptr - digits_)) {}
+    std::string_view text() const noexcept { return {digits_, size_}; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    char digits_[24];
+    std::size_t size_;
+};
 
 /// Decimal digits of an integer (with its sign).
 template <class Integer>
 std::size_t json_integer_size(Integer value) noexcept {
-    char digits[24];
-    return static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits);
+    return JsonInteger(value).size();
 }
 
 /// Writes JSON pieces into memory the caller has sized (with the *_size
@@ -652,6 +676,15 @@ public:
     template <class Integer>
     JsonSink& integer(Integer value) noexcept {
         p_ = std::to_chars(p_, p_ + 24, value).ptr;
+        return *this;
+    }
+    /// `value` as a JSON string, as measured by `plan` (see plan_json_string).
+    JsonSink& string(std::string_view value, const JsonStringPlan& plan) noexcept {
+        if (!plan.plain) return string(value);
+        *p_++ = '"';
+        std::memcpy(p_, value.data(), value.size());
+        p_ += value.size();
+        *p_++ = '"';
         return *this;
     }
     /// `value` as a JSON string, escaped as RapidJSON escapes it: `"` and `\`,
@@ -726,24 +759,33 @@ struct ChatMessage {
     /// JsonWriter): it is built once per message.
     std::string to_json() const {
         using namespace std::string_view_literals;
+        // Every string and integer is measured once; plain strings (nearly all)
+        // are then copied without a second scan.
+        const detail::JsonInteger seq_text(seq), ts_text(ts);
+        detail::JsonStringPlan from_plan, text_plan, client_id_plan;
         // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
-        std::size_t size = 13 + detail::json_integer_size(seq) + detail::json_integer_size(ts);
+        std::size_t size = 13 + seq_text.size() + ts_text.size();
         if (deleted) {
             size += 16;
         } else {
-            size += 17 + detail::json_string_size(from) + detail::json_string_size(text);
-            if (!client_id.empty()) size += 13 + detail::json_string_size(client_id);
+            from_plan = detail::plan_json_string(from);
+            text_plan = detail::plan_json_string(text);
+            size += 17 + from_plan.size + text_plan.size;
+            if (!client_id.empty()) {
+                client_id_plan = detail::plan_json_string(client_id);
+                size += 13 + client_id_plan.size;
+            }
         }
         std::string out(size, '\0');
         detail::JsonSink w(out.data());
-        w.raw(R"({"seq":)"sv).integer(seq).raw(R"(,"ts":)"sv).integer(ts);
+        w.raw(R"({"seq":)"sv).raw(seq_text.text()).raw(R"(,"ts":)"sv).raw(ts_text.text());
         if (deleted) {
             w.raw(R"(,"deleted":true})"sv);
             assert(w.position() == out.data() + out.size());
             return out;
         }
-        w.raw(R"(,"from":)"sv).string(from).raw(R"(,"text":)"sv).string(text);
-        if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id);
+        w.raw(R"(,"from":)"sv).string(from, from_plan).raw(R"(,"text":)"sv).string(text, text_plan);
+        if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id, client_id_plan);
         w.raw("}"sv);
         assert(w.position() == out.data() + out.size());
         return out;
@@ -1250,6 +1292,11 @@ public:
     virtual void subscribe(const std::string& node, const std::string& room_id, Handler handler) = 0;
     virtual void unsubscribe(const std::string& node, const std::string& room_id) = 0;
     virtual void publish(const BusEvent& event) = 0;
+    /// How many nodes hold at least one subscription now. A Hub subscribed
+    /// itself skips building and publishing its broadcasts when that is 1: the
+    /// one node is its own, which ignores its own events. A Bus that cannot
+    /// tell cheaply keeps the default, "many".
+    virtual std::size_t subscribed_nodes() const { return SIZE_MAX; }
 
     // ---- sequencing: the Bus numbers chat messages cluster-wide ------------------------
 
@@ -1429,6 +1476,8 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/local_bus.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+#include <atomic>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <string>
@@ -1444,16 +1493,24 @@ class LocalBus final : public Bus {
 public:
     void subscribe(const std::string& node, const std::string& room_id, Handler handler) override {
         std::lock_guard<std::mutex> lock(mutex_);
-        subscribers_[room_id][node] = std::move(handler);
+        auto& room = subscribers_[room_id];
+        if (room.find(node) == room.end()) ++subscriptions_per_node_[node];
+        room[node] = std::move(handler);
+        subscribed_nodes_.store(subscriptions_per_node_.size(), std::memory_order_relaxed);
     }
 
     void unsubscribe(const std::string& node, const std::string& room_id) override {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = subscribers_.find(room_id);
         if (it == subscribers_.end()) return;
-        it->second.erase(node);
+        if (it->second.erase(node) == 0) return;
         if (it->second.empty()) subscribers_.erase(it);
+        auto count = subscriptions_per_node_.find(node);
+        if (--count->second == 0) subscriptions_per_node_.erase(count);
+        subscribed_nodes_.store(subscriptions_per_node_.size(), std::memory_order_relaxed);
     }
+
+    std::size_t subscribed_nodes() const override { return subscribed_nodes_.load(std::memory_order_relaxed); }
 
     void publish(const BusEvent& event) override {
         std::vector<Handler> targets;
@@ -1469,7 +1526,12 @@ public:
 
 private:
     std::mutex mutex_;
-    std::map<std::string, std::map<std::string, Handler>> subscribers_;
+    std::map<std::string, std::map<std::string, Handler>> subscribers_;  // room -> node -> handler
+    std::map<std::string, std::size_t> subscriptions_per_node_;
+    /// subscriptions_per_node_.size(), read without the mutex: a publish racing
+    /// another node's first subscription may skip it, as it would by running a
+    /// moment earlier; anything ordered after the subscription sees it.
+    std::atomic<std::size_t> subscribed_nodes_{0};
 };
 
 PARLEY_NAMESPACE_END
@@ -1740,6 +1802,24 @@ struct FieldValue {
     }
 };
 
+/// Whether n bytes at a and b are equal. Request keys are short: up to 16
+/// bytes are compared as two overlapping words each way, without a call.
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    if (n >= 4 && n <= 16) {
+        if (n >= 8) {
+            std::uint64_t a0, a1, b0, b1;
+            std::memcpy(&a0, a, 8), std::memcpy(&b0, b, 8);
+            std::memcpy(&a1, a + n - 8, 8), std::memcpy(&b1, b + n - 8, 8);
+            return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        std::uint32_t a0, a1, b0, b1;
+        std::memcpy(&a0, a, 4), std::memcpy(&b0, b, 4);
+        std::memcpy(&a1, a + n - 4, 4), std::memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return std::memcmp(a, b, n) == 0;
+}
+
 /// The fields of a flat request object, as offsets into its text (so the
 /// request that owns the text can move).
 struct FlatFields {
@@ -1758,7 +1838,7 @@ struct FlatFields {
     bool find(std::string_view text, std::string_view key, FieldValue& out) const noexcept {
         for (std::size_t i = 0; i < count; ++i) {
             const Field& f = fields[i];
-            if (f.key_size != key.size() || std::memcmp(text.data() + f.key_at, key.data(), key.size()) != 0)
+            if (f.key_size != key.size() || !same_bytes(text.data() + f.key_at, key.data(), key.size()))
                 continue;
             out = FieldValue{};
             out.kind = f.kind;
@@ -1849,7 +1929,7 @@ inline bool scan_flat_object(std::string_view text, FlatFields& out) noexcept {
             }
             for (std::size_t i = 0; i < out.count; ++i)
                 if (out.fields[i].key_size == f.key_size &&
-                    std::memcmp(begin + out.fields[i].key_at, begin + f.key_at, f.key_size) == 0)
+                    same_bytes(begin + out.fields[i].key_at, begin + f.key_at, f.key_size))
                     return false;
             ++out.count;
             skip_space();
@@ -2201,13 +2281,27 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// `{"type":"message","room":..., <the stored object's fields>}`: the message
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
-inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`, written
-    // directly into its final string, as it is built once per message.
-    constexpr std::string_view head = R"({"type":"message","room":)";
-    std::string text(head.size() + json_string_size(room) + m.json.size(), '\0');
-    JsonSink(text.data()).raw(head).string(room).raw(",").raw(std::string_view(m.json).substr(1));
+/// `{"type":"message","room":"r",`: what every `message` frame of room `r`
+/// starts with, so a Hub encodes it once rather than per message.
+inline std::string message_frame_head(std::string_view room) {
+    constexpr std::string_view type = R"({"type":"message","room":)";
+    const auto room_plan = plan_json_string(room);
+    std::string head(type.size() + room_plan.size + 1, '\0');
+    JsonSink(head.data()).raw(type).string(room, room_plan).raw(",");
+    return head;
+}
+
+/// A `message` frame: `head` (see message_frame_head) and the stored JSON
+/// without its `{`, copied into a string of their exact size.
+inline std::string encode_message_with_head(std::string_view head, const StoredMessage& m) {
+    const auto body = std::string_view(m.json).substr(1);
+    std::string text(head.size() + body.size(), '\0');
+    JsonSink(text.data()).raw(head).raw(body);
     return text;
+}
+
+inline std::string encode_message(std::string_view room, const StoredMessage& m) {
+    return encode_message_with_head(message_frame_head(room), m);
 }
 
 /// The message inside a `message` frame (`seq` and `author` left unset), or
@@ -2475,6 +2569,7 @@ public:
           transport_(lobby.transport()),
           limits_(lobby.limits()),
           record_(std::move(record)),
+          message_head_(detail::message_frame_head(record_.id)),
           lane_(transport_.make_lane()),
           cluster_(lobby.bus().assigns_seq()),
           shares_members_(lobby.bus().shares_members()),
@@ -2626,7 +2721,9 @@ private:
 
     std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
         const auto sent = broadcast_local(frame, except);
-        lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
+        // Subscribed here and the only node subscribed: nobody else would get it.
+        if (lobby_.bus().subscribed_nodes() > (subscribed_ ? 1u : 0u))
+            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
         return sent;
     }
 
@@ -2823,7 +2920,7 @@ private:
         m->typing = false;  // a sent message ends "typing"; clients clear it on `message`
         if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
-        auto frame = make_frame(detail::encode_message(record_.id, *stored));
+        auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
         lobby_.store().append(record_.id, stored);
@@ -2842,7 +2939,7 @@ private:
         out.floor = next_seq_ - 1;
         // The frame with seq 0, split around the 0 for the Bus to fill in. A raw
         // `,"seq":0,` cannot occur inside an encoded string (quotes are escaped).
-        const auto frame = detail::encode_message(record_.id, *make_stored(message));
+        const auto frame = detail::encode_message_with_head(message_head_, *make_stored(message));
         const std::string marker = ",\"seq\":0,";
         const auto at = frame.find(marker);
         out.frame_head = frame.substr(0, at + marker.size() - 2);
@@ -2942,7 +3039,7 @@ private:
                 window_.push_back(std::move(stored));
                 continue;
             }
-            auto frame = make_frame(detail::encode_message(record_.id, *stored));
+            auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
             deliver_sequenced(std::move(stored), frame);
         }
         if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
@@ -3236,6 +3333,7 @@ private:
     Transport& transport_;
     const Limits& limits_;
     const RoomRecord record_;
+    const std::string message_head_;  // every message frame's start (message_frame_head)
     typename Transport::lane_type lane_;
     const bool cluster_;       // the Bus numbers messages (see Bus::assigns_seq)
     const bool shares_members_;  // the Bus keeps the member list cluster-wide
@@ -3358,6 +3456,7 @@ PARLEY_NAMESPACE_END
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -3717,7 +3816,7 @@ private:
     /// The Hub of a joined room, or an error reply and null.
     HubPtr joined_hub(detail::Request& rq, std::string_view room) {
         if (rejected(rq)) return nullptr;
-        auto it = rooms_.find(std::string(room));
+        auto it = rooms_.find(room);
         if (it != rooms_.end()) return it->second;
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
@@ -3843,7 +3942,7 @@ private:
     std::string nick_;   // empty until hello succeeds
     std::string token_;
     std::string claiming_;  // the nick last asked of the Lobby (hello or nick)
-    std::map<std::string, HubPtr> rooms_;
+    std::map<std::string, HubPtr, std::less<>> rooms_;  // std::less<>: found by string_view
     bool busy_ = false;  // a Lobby round trip is under way
     // A list, not a deque: requests rarely wait, and an empty std::deque
     // already holds about 600 bytes, which every idle session would pay.

@@ -148,13 +148,27 @@ inline std::string encode_left(const Ref& ref, std::string_view room) {
 /// `{"type":"message","room":..., <the stored object's fields>}`: the message
 /// is encoded once (`StoredMessage::json`, which history and join replays
 /// reuse) and the event wraps that text instead of encoding it again.
-inline std::string encode_message(std::string_view room, const StoredMessage& m) {
-    // `{"type":"message","room":"r",` + `{"seq":...}` minus its `{`, written
-    // directly into its final string, as it is built once per message.
-    constexpr std::string_view head = R"({"type":"message","room":)";
-    std::string text(head.size() + json_string_size(room) + m.json.size(), '\0');
-    JsonSink(text.data()).raw(head).string(room).raw(",").raw(std::string_view(m.json).substr(1));
+/// `{"type":"message","room":"r",`: what every `message` frame of room `r`
+/// starts with, so a Hub encodes it once rather than per message.
+inline std::string message_frame_head(std::string_view room) {
+    constexpr std::string_view type = R"({"type":"message","room":)";
+    const auto room_plan = plan_json_string(room);
+    std::string head(type.size() + room_plan.size + 1, '\0');
+    JsonSink(head.data()).raw(type).string(room, room_plan).raw(",");
+    return head;
+}
+
+/// A `message` frame: `head` (see message_frame_head) and the stored JSON
+/// without its `{`, copied into a string of their exact size.
+inline std::string encode_message_with_head(std::string_view head, const StoredMessage& m) {
+    const auto body = std::string_view(m.json).substr(1);
+    std::string text(head.size() + body.size(), '\0');
+    JsonSink(text.data()).raw(head).raw(body);
     return text;
+}
+
+inline std::string encode_message(std::string_view room, const StoredMessage& m) {
+    return encode_message_with_head(message_frame_head(room), m);
 }
 
 /// The message inside a `message` frame (`seq` and `author` left unset), or

@@ -46,23 +46,47 @@ inline const char* find_json_special(const char* p, const char* end) noexcept {
     return end;
 }
 
-/// How many bytes `value` takes as a JSON string, quotes included.
-inline std::size_t json_string_size(std::string_view value) noexcept {
-    std::size_t size = 2 + value.size();
+/// A string measured for writing as JSON: its size with quotes and escapes,
+/// and whether it needs no escape at all (then it is copied as is, without a
+/// second scan).
+struct JsonStringPlan {
+    std::size_t size = 2;
+    bool plain = true;
+};
+
+inline JsonStringPlan plan_json_string(std::string_view value) noexcept {
+    JsonStringPlan plan{2 + value.size(), true};
     const char* end = value.data() + value.size();
     for (const char* p = find_json_special(value.data(), end); p != end; p = find_json_special(p + 1, end)) {
         const auto c = static_cast<unsigned char>(*p);
         const bool short_escape = c == '"' || c == '\\' || c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-        size += short_escape ? 1 : 5;
+        plan.size += short_escape ? 1 : 5;
+        plan.plain = false;
     }
-    return size;
+    return plan;
 }
+
+/// How many bytes `value` takes as a JSON string, quotes included.
+inline std::size_t json_string_size(std::string_view value) noexcept { return plan_json_string(value).size; }
+
+/// An integer's decimal text (with its sign), written once to be measured and copied.
+class JsonInteger {
+public:
+    template <class Integer>
+    explicit JsonInteger(Integer value) noexcept
+        : size_(static_cast<std::size_t>(std::to_chars(digits_, digits_ + sizeof digits_, value).ptr - digits_)) {}
+    std::string_view text() const noexcept { return {digits_, size_}; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    char digits_[24];
+    std::size_t size_;
+};
 
 /// Decimal digits of an integer (with its sign).
 template <class Integer>
 std::size_t json_integer_size(Integer value) noexcept {
-    char digits[24];
-    return static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits);
+    return JsonInteger(value).size();
 }
 
 /// Writes JSON pieces into memory the caller has sized (with the *_size
@@ -79,6 +103,15 @@ public:
     template <class Integer>
     JsonSink& integer(Integer value) noexcept {
         p_ = std::to_chars(p_, p_ + 24, value).ptr;
+        return *this;
+    }
+    /// `value` as a JSON string, as measured by `plan` (see plan_json_string).
+    JsonSink& string(std::string_view value, const JsonStringPlan& plan) noexcept {
+        if (!plan.plain) return string(value);
+        *p_++ = '"';
+        std::memcpy(p_, value.data(), value.size());
+        p_ += value.size();
+        *p_++ = '"';
         return *this;
     }
     /// `value` as a JSON string, escaped as RapidJSON escapes it: `"` and `\`,
