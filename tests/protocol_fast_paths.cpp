@@ -8,7 +8,9 @@
 
 #include "protocol_fixture.hpp"
 
+#include <charconv>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -274,6 +276,81 @@ TEST_CASE("the UTF-8 check agrees with the byte-at-a-time rule", "[fast-paths]")
                 ++checked;
             }
     CHECK(checked == 21 * pieces.size() * pieces.size());
+}
+
+TEST_CASE("the word-at-a-time code point count agrees with the byte-at-a-time one", "[fast-paths]") {
+    auto reference = [](std::string_view s) {
+        std::size_t n = 0;
+        for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+        return n;
+    };
+    const std::vector<std::string> pieces = {"a", "é", "☃", "𝄞", "\x7f", "\xc3\xbf", "\xef\xbf\xbd\xf0\x9f\x98\x80"};
+    for (std::size_t at = 0; at <= 17; ++at)
+        for (const auto& a : pieces)
+            for (const auto& b : pieces) {
+                const std::string s = std::string(at, 'x') + a + b + a + std::string(17 - at, 'y') + b;
+                INFO(s);
+                CHECK(parley::detail::count_code_points(s) == reference(s));
+            }
+    CHECK(parley::detail::count_code_points("") == 0);
+    CHECK(parley::detail::count_code_points("é☃𝄞é☃𝄞é☃𝄞") == 9);  // 27 bytes, 3 words and a tail
+}
+
+TEST_CASE("integers are written as std::to_chars writes them", "[fast-paths]") {
+    auto reference = [](auto value) {
+        char buffer[24];
+        return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+    };
+    std::vector<std::uint64_t> unsigned_values = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535,
+                                                  1767225600123ull, 18446744073709551615ull};
+    for (std::uint64_t power = 1; power <= 1000000000000000000ull; power *= 10) {
+        unsigned_values.push_back(power - 1);
+        unsigned_values.push_back(power);
+        unsigned_values.push_back(power + 1);
+    }
+    for (auto v : unsigned_values) {
+        INFO(v);
+        CHECK(std::string(parley::detail::JsonInteger(v).text()) == reference(v));
+        const auto signed_value = static_cast<std::int64_t>(v >> 1);
+        CHECK(std::string(parley::detail::JsonInteger(signed_value).text()) == reference(signed_value));
+        CHECK(std::string(parley::detail::JsonInteger(-signed_value).text()) == reference(-signed_value));
+    }
+    const auto lowest = std::numeric_limits<std::int64_t>::min();
+    CHECK(std::string(parley::detail::JsonInteger(lowest).text()) == reference(lowest));
+    CHECK(parley::detail::JsonInteger(-1767225600123ll).size() == 14);
+}
+
+TEST_CASE("a send request gives its text up as the message text only when the text is most of it",
+          "[fast-paths]") {
+    const parley::Limits limits;
+    SECTION("flat, mostly text: the request's own string, moved to the front") {
+        parley::detail::Request rq;
+        REQUIRE_FALSE(parley::detail::Request::parse(
+            R"({"type":"send","room":"general","text":"a text that is most of the frame"})", limits, rq));
+        const auto text = rq.required_string("text");
+        const char* const frame_bytes = text.data() - 40;  // where the request's string starts
+        const std::string taken = rq.take_string(text);
+        CHECK(taken == "a text that is most of the frame");
+        CHECK(taken.data() == frame_bytes);  // no allocation, no second buffer
+        CHECK(rq.ref().kind == parley::detail::Ref::Kind::none);
+    }
+    SECTION("flat, a short text in a long frame: copied, the request kept intact") {
+        parley::detail::Request rq;
+        const std::string padding(200, ' ');
+        REQUIRE_FALSE(parley::detail::Request::parse(
+            R"({"type":"send","room":"general",)" + padding + R"("text":"hi","ref":"r1"})", limits, rq));
+        const auto text = rq.required_string("text");
+        CHECK(rq.take_string(text) == "hi");
+        CHECK(rq.type() == "send");  // still readable: nothing was given up
+        CHECK(rq.ref().text == "r1");
+    }
+    SECTION("read by RapidJSON (an escape): copied") {
+        parley::detail::Request rq;
+        REQUIRE_FALSE(parley::detail::Request::parse(
+            R"({"type":"send","room":"general","text":"line\none, and more text to be most of it"})", limits, rq));
+        const auto text = rq.required_string("text");
+        CHECK(rq.take_string(text) == "line\none, and more text to be most of it");
+    }
 }
 
 #endif  // PARLEY_TEST_SINGLE_HEADER

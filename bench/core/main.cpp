@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,11 +85,14 @@ public:
     /// Runs posted work until none is left; returns how many tasks ran.
     std::size_t run() {
         std::size_t n = 0;
+        // Batch by batch, each run where it lies: what a task posts goes to the
+        // next batch. Both vectors keep their capacity, so posting allocates
+        // nothing once warm.
         while (!queue_.empty()) {
-            parley::Task t = std::move(queue_.front());
-            queue_.pop_front();
-            t();
-            ++n;
+            running_.swap(queue_);
+            for (auto& task : running_) task();
+            n += running_.size();
+            running_.clear();
         }
         return n;
     }
@@ -101,7 +103,7 @@ public:
     std::uint64_t closes() const { return closes_; }
 
 private:
-    std::deque<parley::Task> queue_;
+    std::vector<parley::Task> queue_, running_;  // posted; being run
     std::chrono::steady_clock::time_point now_{std::chrono::hours(1)};
     std::uint32_t lanes_ = 0;
     std::uint64_t timers_ = 0, frames_ = 0, bytes_ = 0, closes_ = 0;

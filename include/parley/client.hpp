@@ -374,20 +374,22 @@ private:
         });
     }
 
-    /// The Hub of a joined room, or an error reply and null.
-    HubPtr joined_hub(detail::Request& rq, std::string_view room) {
+    /// The Hub of a joined room, or an error reply and null. A plain pointer,
+    /// held by rooms_, so the hot path copies no shared_ptr; valid until rooms_ changes.
+    Hub<Transport>* joined_hub(detail::Request& rq, std::string_view room) {
         if (rejected(rq)) return nullptr;
         auto it = rooms_.find(room);
-        if (it != rooms_.end()) return it->second;
+        if (it != rooms_.end()) return it->second.get();
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
     }
 
     void on_leave(detail::Request& rq) {
         const auto room = rq.required_string("room");
-        auto hub = joined_hub(rq, room);
-        if (!hub) return;
-        rooms_.erase(std::string(room));
+        auto it = joined_hub(rq, room) ? rooms_.find(room) : rooms_.end();
+        if (it == rooms_.end()) return;
+        const HubPtr hub = std::move(it->second);
+        rooms_.erase(it);
         hub->leave(session_, rq.ref());
     }
 
@@ -421,8 +423,9 @@ private:
         const auto text = rq.required_string("text");
         auto id = client_id(rq);
         if (!valid_text(rq, text)) return;
+        // The request's text becomes the message's: the last use of its views.
         if (auto hub = joined_hub(rq, room))
-            hub->send(session_, std::string(text), std::move(id).value_or(""), rq.ref());
+            hub->send(session_, rq.take_string(text), std::move(id).value_or(""), rq.ref());
     }
 
     void on_typing(detail::Request& rq) {

@@ -403,7 +403,7 @@ private:
         auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
-        lobby_.store().append(record_.id, stored);
+        lobby_.store().append(record_.id, std::move(stored));
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));

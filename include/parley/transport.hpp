@@ -2,6 +2,7 @@
 #pragma once
 
 #include <parley/frame.hpp>
+#include <parley/task.hpp>
 #include <parley/version.hpp>
 
 #include <chrono>
@@ -15,9 +16,6 @@
 #include <utility>
 
 PARLEY_NAMESPACE_BEGIN
-
-/// Work posted onto a lane.
-using Task = std::function<void()>;
 
 /// What the embedder knows about a connection when it opens.
 struct PeerInfo {

@@ -104,6 +104,136 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/transport.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+// ----- begin <parley/task.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <cstddef>
+#include <functional>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// Work posted onto a lane: a copyable `void()` callable, used like
+/// `std::function<void()>` (and convertible to one). Unlike std::function it
+/// keeps callables of up to `inline_bytes` inside itself, so the two lane hops
+/// of every chat message (a Client's inbound frame, then the Hub's message)
+/// allocate nothing; larger ones go to the heap.
+class Task {
+public:
+    /// Room for a Hub's chat message closure (its strings and reply reference).
+    static constexpr std::size_t inline_bytes = 136;
+
+    Task() noexcept = default;
+    Task(std::nullptr_t) noexcept {}
+
+    template <class F, class Fn = std::decay_t<F>,
+              class = std::enable_if_t<!std::is_same_v<Fn, Task> && std::is_invocable_v<Fn&>>>
+    Task(F&& f) {
+        static_assert(std::is_copy_constructible_v<Fn>, "parley::Task: the callable must be copyable");
+        if constexpr (stored_inline<Fn>) {
+            ::new (static_cast<void*>(storage_)) Fn(std::forward<F>(f));
+            ops_ = &inline_ops<Fn>;
+        } else {
+            *reinterpret_cast<Fn**>(storage_) = new Fn(std::forward<F>(f));
+            ops_ = &heap_ops<Fn>;
+        }
+    }
+
+    Task(const Task& other) {
+        if (other.ops_) other.ops_->copy(other.storage_, storage_);
+        ops_ = other.ops_;
+    }
+    Task(Task&& other) noexcept { take(other); }
+    Task& operator=(const Task& other) {
+        if (this != &other) *this = Task(other);
+        return *this;
+    }
+    Task& operator=(Task&& other) noexcept {
+        if (this != &other) {
+            reset();
+            take(other);
+        }
+        return *this;
+    }
+    Task& operator=(std::nullptr_t) noexcept {
+        reset();
+        return *this;
+    }
+    ~Task() { reset(); }
+
+    explicit operator bool() const noexcept { return ops_ != nullptr; }
+
+    /// Runs the callable; an empty Task throws std::bad_function_call, as std::function does.
+    void operator()() const {
+        if (!ops_) throw std::bad_function_call();
+        ops_->call(storage_);
+    }
+
+private:
+    struct Ops {
+        void (*call)(void* at);
+        void (*move)(void* from, void* to) noexcept;  // leaves `from` destroyed
+        void (*copy)(const void* from, void* to);
+        void (*destroy)(void* at) noexcept;
+    };
+
+    template <class Fn>
+    static constexpr bool stored_inline = sizeof(Fn) <= inline_bytes &&
+                                          alignof(Fn) <= alignof(std::max_align_t) &&
+                                          std::is_nothrow_move_constructible_v<Fn>;
+
+    template <class Fn>
+    static Fn& inline_target(void* at) noexcept {
+        return *std::launder(static_cast<Fn*>(at));
+    }
+    template <class Fn>
+    static constexpr Ops inline_ops{
+        [](void* at) { inline_target<Fn>(at)(); },
+        [](void* from, void* to) noexcept {
+            ::new (to) Fn(std::move(inline_target<Fn>(from)));
+            inline_target<Fn>(from).~Fn();
+        },
+        [](const void* from, void* to) {
+            ::new (to) Fn(inline_target<Fn>(const_cast<void*>(from)));
+        },
+        [](void* at) noexcept { inline_target<Fn>(at).~Fn(); },
+    };
+
+    template <class Fn>
+    static Fn*& heap_target(void* at) noexcept {
+        return *std::launder(static_cast<Fn**>(at));
+    }
+    template <class Fn>
+    static constexpr Ops heap_ops{
+        [](void* at) { (*heap_target<Fn>(at))(); },
+        [](void* from, void* to) noexcept { ::new (to) Fn*(heap_target<Fn>(from)); },
+        [](const void* from, void* to) {
+            ::new (to) Fn*(new Fn(*heap_target<Fn>(const_cast<void*>(from))));
+        },
+        [](void* at) noexcept { delete heap_target<Fn>(at); },
+    };
+
+    void take(Task& other) noexcept {
+        if (other.ops_) other.ops_->move(other.storage_, storage_);
+        ops_ = other.ops_;
+        other.ops_ = nullptr;
+    }
+    void reset() noexcept {
+        if (ops_) ops_->destroy(storage_);
+        ops_ = nullptr;
+    }
+
+    // mutable: a Task is called through const references (as std::function is),
+    // and the callable it holds may change its own state when it runs.
+    alignas(std::max_align_t) mutable unsigned char storage_[inline_bytes];
+    const Ops* ops_ = nullptr;
+};
+
+PARLEY_NAMESPACE_END
+// ----- end <parley/task.hpp> -----
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -115,9 +245,6 @@ PARLEY_NAMESPACE_END
 #include <utility>
 
 PARLEY_NAMESPACE_BEGIN
-
-/// Work posted onto a lane.
-using Task = std::function<void()>;
 
 /// What the embedder knows about a connection when it opens.
 struct PeerInfo {
@@ -581,6 +708,7 @@ PARLEY_NAMESPACE_END
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
@@ -642,17 +770,53 @@ inline JsonStringPlan plan_json_string(std::string_view value) noexcept {
 /// How many bytes `value` takes as a JSON string, quotes included.
 inline std::size_t json_string_size(std::string_view value) noexcept { return plan_json_string(value).size; }
 
-/// An integer's decimal text (with its sign), written once to be measured and copied.
+/// An integer's decimal text (with its sign), written once to be measured and
+/// copied. Written from the end two digits at a time, which spares the length
+/// pass std::to_chars makes first (a message has two: its seq and its ts).
 class JsonInteger {
 public:
     template <class Integer>
-    explicit JsonInteger(Integer value) noexcept
-        : size_(static_cast<std::size_t>(std::to_chars(digits_, digits_ + sizeof digits_, value).ptr - digits_)) {}
-    std::string_view text() const noexcept { return {digits_, size_}; }
+    explicit JsonInteger(Integer value) noexcept {
+        static_assert(std::is_integral_v<Integer> && sizeof(Integer) <= 8, "an integer of up to 64 bits");
+        using Unsigned = std::make_unsigned_t<Integer>;
+        bool negative = false;
+        auto magnitude = static_cast<std::uint64_t>(static_cast<Unsigned>(value));
+        if constexpr (std::is_signed_v<Integer>) {
+            negative = value < 0;
+            // Two's complement negation in unsigned arithmetic: exact for the minimum too.
+            if (negative) magnitude = std::uint64_t{0} - magnitude;
+        }
+        static constexpr char pairs[] =
+            "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+            "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+            "8081828384858687888990919293949596979899";
+        char* const end = digits_ + sizeof digits_;
+        char* p = end;
+        while (magnitude >= 100) {
+            const auto pair = static_cast<std::size_t>(magnitude % 100) * 2;
+            magnitude /= 100;
+            p -= 2;
+            std::memcpy(p, pairs + pair, 2);
+        }
+        if (magnitude >= 10) {
+            p -= 2;
+            std::memcpy(p, pairs + static_cast<std::size_t>(magnitude) * 2, 2);
+        } else {
+            *--p = static_cast<char>('0' + magnitude);
+        }
+        if (negative) *--p = '-';
+        start_ = p;
+        size_ = static_cast<std::size_t>(end - p);
+    }
+    std::string_view text() const noexcept { return {start_, size_}; }
     std::size_t size() const noexcept { return size_; }
+
+    JsonInteger(const JsonInteger&) = delete;  // text() points into the object
+    JsonInteger& operator=(const JsonInteger&) = delete;
 
 private:
     char digits_[24];
+    const char* start_;
     std::size_t size_;
 };
 
@@ -997,9 +1161,21 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
 
 /// Number of code points in valid UTF-8.
 inline std::size_t count_code_points(std::string_view s) noexcept {
-    std::size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
+    // Every byte but the continuation bytes (10xxxxxx) starts a code point.
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    std::size_t continuation = 0;
+    // Eight bytes at a time: w & ~(w << 1) has a byte's top bit set when that
+    // byte's bit 7 is set and its bit 6 is clear; shifted down to one bit per
+    // byte, a multiplication sums the eight bytes into the top one.
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    for (std::uint64_t w; end - p >= 8; p += 8) {
+        std::memcpy(&w, p, 8);
+        const std::uint64_t flags = ((w & ~(w << 1)) >> 7) & ones;
+        continuation += static_cast<std::size_t>((flags * ones) >> 56);
+    }
+    for (; p < end; ++p) continuation += (static_cast<unsigned char>(*p) & 0xC0) == 0x80;
+    return s.size() - continuation;
 }
 
 /// Decodes valid UTF-8 one code point at a time.
@@ -1952,6 +2128,7 @@ PARLEY_NAMESPACE_END
 // ----- end <parley/detail/request_fields.hpp> -----
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -2063,6 +2240,24 @@ public:
         if (!find(key, v)) return fail(key, "is required"), false;
         if (!v.is_bool()) return fail(key, "must be true or false"), false;
         return v.boolean;
+    }
+
+    /// `value`, a string this request's accessors returned, as an owned string.
+    /// A flat request whose text is mostly `value` gives its text up for it
+    /// (moved to the front, no allocation or second copy); then every view
+    /// into this request is invalid, `type()` included. `ref()` stays valid.
+    std::string take_string(std::string_view value) {
+        const bool inside = flat_ok_ && value.data() >= text_.data() &&
+                            value.data() + value.size() <= text_.data() + text_.size();
+        // Mostly: the string kept is at most about twice what it holds.
+        if (!inside || text_.size() > 2 * value.size() + 64) return std::string(value);
+        const auto at = static_cast<std::size_t>(value.data() - text_.data());
+        std::string out = std::move(text_);
+        text_.clear();
+        flat_ok_ = false;  // nothing to read any more
+        if (at != 0) std::memmove(out.data(), out.data() + at, value.size());
+        out.resize(value.size());
+        return out;
     }
 
     /// Records a problem found by the caller's own validation (first one wins).
@@ -2923,7 +3118,7 @@ private:
         auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
         window_.push_back(stored);
         while (window_.size() > limits_.history_window) window_.pop_front();
-        lobby_.store().append(record_.id, stored);
+        lobby_.store().append(record_.id, std::move(stored));
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
@@ -3813,20 +4008,22 @@ private:
         });
     }
 
-    /// The Hub of a joined room, or an error reply and null.
-    HubPtr joined_hub(detail::Request& rq, std::string_view room) {
+    /// The Hub of a joined room, or an error reply and null. A plain pointer,
+    /// held by rooms_, so the hot path copies no shared_ptr; valid until rooms_ changes.
+    Hub<Transport>* joined_hub(detail::Request& rq, std::string_view room) {
         if (rejected(rq)) return nullptr;
         auto it = rooms_.find(room);
-        if (it != rooms_.end()) return it->second;
+        if (it != rooms_.end()) return it->second.get();
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
     }
 
     void on_leave(detail::Request& rq) {
         const auto room = rq.required_string("room");
-        auto hub = joined_hub(rq, room);
-        if (!hub) return;
-        rooms_.erase(std::string(room));
+        auto it = joined_hub(rq, room) ? rooms_.find(room) : rooms_.end();
+        if (it == rooms_.end()) return;
+        const HubPtr hub = std::move(it->second);
+        rooms_.erase(it);
         hub->leave(session_, rq.ref());
     }
 
@@ -3860,8 +4057,9 @@ private:
         const auto text = rq.required_string("text");
         auto id = client_id(rq);
         if (!valid_text(rq, text)) return;
+        // The request's text becomes the message's: the last use of its views.
         if (auto hub = joined_hub(rq, room))
-            hub->send(session_, std::string(text), std::move(id).value_or(""), rq.ref());
+            hub->send(session_, rq.take_string(text), std::move(id).value_or(""), rq.ref());
     }
 
     void on_typing(detail::Request& rq) {

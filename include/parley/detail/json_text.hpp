@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 PARLEY_NAMESPACE_BEGIN
 namespace detail {
@@ -69,17 +70,53 @@ inline JsonStringPlan plan_json_string(std::string_view value) noexcept {
 /// How many bytes `value` takes as a JSON string, quotes included.
 inline std::size_t json_string_size(std::string_view value) noexcept { return plan_json_string(value).size; }
 
-/// An integer's decimal text (with its sign), written once to be measured and copied.
+/// An integer's decimal text (with its sign), written once to be measured and
+/// copied. Written from the end two digits at a time, which spares the length
+/// pass std::to_chars makes first (a message has two: its seq and its ts).
 class JsonInteger {
 public:
     template <class Integer>
-    explicit JsonInteger(Integer value) noexcept
-        : size_(static_cast<std::size_t>(std::to_chars(digits_, digits_ + sizeof digits_, value).ptr - digits_)) {}
-    std::string_view text() const noexcept { return {digits_, size_}; }
+    explicit JsonInteger(Integer value) noexcept {
+        static_assert(std::is_integral_v<Integer> && sizeof(Integer) <= 8, "an integer of up to 64 bits");
+        using Unsigned = std::make_unsigned_t<Integer>;
+        bool negative = false;
+        auto magnitude = static_cast<std::uint64_t>(static_cast<Unsigned>(value));
+        if constexpr (std::is_signed_v<Integer>) {
+            negative = value < 0;
+            // Two's complement negation in unsigned arithmetic: exact for the minimum too.
+            if (negative) magnitude = std::uint64_t{0} - magnitude;
+        }
+        static constexpr char pairs[] =
+            "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+            "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+            "8081828384858687888990919293949596979899";
+        char* const end = digits_ + sizeof digits_;
+        char* p = end;
+        while (magnitude >= 100) {
+            const auto pair = static_cast<std::size_t>(magnitude % 100) * 2;
+            magnitude /= 100;
+            p -= 2;
+            std::memcpy(p, pairs + pair, 2);
+        }
+        if (magnitude >= 10) {
+            p -= 2;
+            std::memcpy(p, pairs + static_cast<std::size_t>(magnitude) * 2, 2);
+        } else {
+            *--p = static_cast<char>('0' + magnitude);
+        }
+        if (negative) *--p = '-';
+        start_ = p;
+        size_ = static_cast<std::size_t>(end - p);
+    }
+    std::string_view text() const noexcept { return {start_, size_}; }
     std::size_t size() const noexcept { return size_; }
+
+    JsonInteger(const JsonInteger&) = delete;  // text() points into the object
+    JsonInteger& operator=(const JsonInteger&) = delete;
 
 private:
     char digits_[24];
+    const char* start_;
     std::size_t size_;
 };
 

@@ -8,6 +8,7 @@
 #include <parley/version.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +120,24 @@ public:
         if (!find(key, v)) return fail(key, "is required"), false;
         if (!v.is_bool()) return fail(key, "must be true or false"), false;
         return v.boolean;
+    }
+
+    /// `value`, a string this request's accessors returned, as an owned string.
+    /// A flat request whose text is mostly `value` gives its text up for it
+    /// (moved to the front, no allocation or second copy); then every view
+    /// into this request is invalid, `type()` included. `ref()` stays valid.
+    std::string take_string(std::string_view value) {
+        const bool inside = flat_ok_ && value.data() >= text_.data() &&
+                            value.data() + value.size() <= text_.data() + text_.size();
+        // Mostly: the string kept is at most about twice what it holds.
+        if (!inside || text_.size() > 2 * value.size() + 64) return std::string(value);
+        const auto at = static_cast<std::size_t>(value.data() - text_.data());
+        std::string out = std::move(text_);
+        text_.clear();
+        flat_ok_ = false;  // nothing to read any more
+        if (at != 0) std::memmove(out.data(), out.data() + at, value.size());
+        out.resize(value.size());
+        return out;
     }
 
     /// Records a problem found by the caller's own validation (first one wins).
