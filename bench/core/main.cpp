@@ -10,12 +10,16 @@
 //   hub:  Hub::send called directly (the broadcast alone, no parsing).
 // plus the heap held per idle session (connected, identified, joined).
 //
+// --repeat N measures each N times and reports the fastest (the least CPU
+// time) with the slowest beside it.
+//
 // Output: one JSON line per measurement on stdout, a table on stderr.
 #include <parley/parley.hpp>
 
 #include <malloc.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -162,20 +166,41 @@ struct Result {
     double cpu_s;
     double wall_s;
     std::uint64_t allocations;
+    int runs = 1;              // measurements made; this is the fastest
+    double slowest_cpu_s = 0;  // and the slowest of them
 };
+
+/// The fastest of `runs` measurements: on a shared machine other work only
+/// ever adds time, so the least CPU time is the nearest to the code's own cost.
+template <class Measure>
+Result best_of(int runs, Measure measure) {
+    Result best = measure();
+    double slowest = best.cpu_s;
+    for (int i = 1; i < runs; ++i) {
+        Result r = measure();
+        slowest = std::max(slowest, r.cpu_s);
+        if (r.cpu_s < best.cpu_s) best = r;
+    }
+    best.runs = runs;
+    best.slowest_cpu_s = slowest;
+    return best;
+}
 
 void print(const Result& r) {
     const double dps = static_cast<double>(r.deliveries) / r.cpu_s;
     std::printf("{\"tool\":\"parley-core-bench\",\"path\":\"%s\",\"members\":%d,\"messages\":%" PRIu64
                 ",\"deliveries\":%" PRIu64 ",\"cpu_s\":%.4f,\"wall_s\":%.4f,\"deliveries_per_cpu_s\":%.0f,"
-                "\"ns_per_delivery\":%.2f,\"us_per_message\":%.3f,\"allocations_per_message\":%.2f}\n",
+                "\"ns_per_delivery\":%.2f,\"us_per_message\":%.3f,\"allocations_per_message\":%.2f,"
+                "\"runs\":%d,\"slowest_deliveries_per_cpu_s\":%.0f}\n",
                 r.path, r.members, r.messages, r.deliveries, r.cpu_s, r.wall_s, dps, 1e9 * r.cpu_s / static_cast<double>(r.deliveries),
                 1e6 * r.cpu_s / static_cast<double>(r.messages),
-                static_cast<double>(r.allocations) / static_cast<double>(r.messages));
+                static_cast<double>(r.allocations) / static_cast<double>(r.messages), r.runs,
+                static_cast<double>(r.deliveries) / r.slowest_cpu_s);
     std::fflush(stdout);
-    std::fprintf(stderr, "%-5s %6d members  %9" PRIu64 " msgs  %11" PRIu64 " deliveries  %8.3f s cpu  %12.0f deliveries/s  %7.2f ns/delivery  %8.3f us/msg  %6.1f allocs/msg\n",
+    std::fprintf(stderr, "%-5s %6d members  %9" PRIu64 " msgs  %11" PRIu64 " deliveries  %8.3f s cpu  %12.0f deliveries/s  %7.2f ns/delivery  %8.3f us/msg  %6.1f allocs/msg  (best of %d; slowest %.0f/s)\n",
                  r.path, r.members, r.messages, r.deliveries, r.cpu_s, dps, 1e9 * r.cpu_s / static_cast<double>(r.deliveries),
-                 1e6 * r.cpu_s / static_cast<double>(r.messages), static_cast<double>(r.allocations) / static_cast<double>(r.messages));
+                 1e6 * r.cpu_s / static_cast<double>(r.messages), static_cast<double>(r.allocations) / static_cast<double>(r.messages),
+                 r.runs, static_cast<double>(r.deliveries) / r.slowest_cpu_s);
 }
 
 /// The full path: text frames into Client::receive, as a transport delivers them.
@@ -277,6 +302,7 @@ int main(int argc, char** argv) {
     std::uint64_t target = 20'000'000;  // deliveries per measurement
     int text_bytes = 32;
     int idle = 10000;
+    int repeat = 1;
     bool full = true, hub = true;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -290,6 +316,7 @@ int main(int argc, char** argv) {
         if (a == "--deliveries") target = std::stoull(next());
         else if (a == "--size") text_bytes = std::stoi(next());
         else if (a == "--idle") idle = std::stoi(next());
+        else if (a == "--repeat") repeat = std::max(1, std::stoi(next()));
         else if (a == "--only") {
             auto v = next();
             full = v == "full";
@@ -306,13 +333,13 @@ int main(int argc, char** argv) {
         } else {
             std::fprintf(stderr,
                          "usage: parley-core-bench [--members 10,100,1000,5000] [--deliveries N] [--size BYTES] "
-                         "[--only full|hub] [--idle SESSIONS (0: skip)]\n");
+                         "[--only full|hub] [--repeat RUNS (the fastest is reported)] [--idle SESSIONS (0: skip)]\n");
             return 2;
         }
     }
     for (int m : sizes) {
-        if (full) print(run_full(m, target, text_bytes));
-        if (hub) print(run_hub(m, target, text_bytes));
+        if (full) print(best_of(repeat, [&] { return run_full(m, target, text_bytes); }));
+        if (hub) print(best_of(repeat, [&] { return run_hub(m, target, text_bytes); }));
     }
     if (idle > 0) run_idle(idle);
 }
