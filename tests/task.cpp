@@ -98,6 +98,14 @@ TEST_CASE("an empty Task throws std::bad_function_call when run", "[task]") {
     CHECK_THROWS_AS(empty(), std::bad_function_call);
     parley::Task null = nullptr;
     CHECK_THROWS_AS(null(), std::bad_function_call);
+    // As std::function does: made from an empty std::function or a null pointer, it is empty.
+    parley::Task from_empty_function = std::function<void()>();
+    CHECK_FALSE(static_cast<bool>(from_empty_function));
+    void (*no_function)() = nullptr;
+    parley::Task from_null_pointer = no_function;
+    CHECK_FALSE(static_cast<bool>(from_null_pointer));
+    parley::Task from_function = std::function<void()>([] {});
+    CHECK(static_cast<bool>(from_function));
 }
 
 TEST_CASE("a Task keeps a mutable lambda's state between runs, in place and on the heap", "[task]") {

@@ -28,6 +28,11 @@ public:
               class = std::enable_if_t<!std::is_same_v<Fn, Task> && std::is_invocable_v<Fn&>>>
     Task(F&& f) {
         static_assert(std::is_copy_constructible_v<Fn>, "parley::Task: the callable must be copyable");
+        // As std::function: a null function pointer or an empty std::function makes an empty Task.
+        if constexpr (std::is_pointer_v<Fn> || std::is_member_pointer_v<Fn> ||
+                      std::is_same_v<Fn, std::function<void()>>) {
+            if (!f) return;
+        }
         if constexpr (stored_inline<Fn>) {
             ::new (static_cast<void*>(storage_)) Fn(std::forward<F>(f));
             ops_ = &inline_ops<Fn>;
