@@ -2134,6 +2134,7 @@ PARLEY_NAMESPACE_END
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -2252,8 +2253,10 @@ public:
     /// (moved to the front, no allocation or second copy); then every view
     /// into this request is invalid, `type()` included. `ref()` stays valid.
     std::string take_string(std::string_view value) {
-        const bool inside = flat_ok_ && value.data() >= text_.data() &&
-                            value.data() + value.size() <= text_.data() + text_.size();
+        // std::less_equal: a total order even for pointers into different objects.
+        const std::less_equal<const char*> before_or_at;
+        const bool inside = flat_ok_ && before_or_at(text_.data(), value.data()) &&
+                            before_or_at(value.data() + value.size(), text_.data() + text_.size());
         // Mostly: the string kept is at most about twice what it holds.
         if (!inside || text_.size() > 2 * value.size() + 64) return std::string(value);
         const auto at = static_cast<std::size_t>(value.data() - text_.data());
