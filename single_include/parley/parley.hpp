@@ -708,7 +708,6 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/detail/json_text.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -772,9 +771,6 @@ inline JsonStringPlan plan_json_string(std::string_view value) noexcept {
     return plan;
 }
 
-/// How many bytes `value` takes as a JSON string, quotes included.
-inline std::size_t json_string_size(std::string_view value) noexcept { return plan_json_string(value).size; }
-
 /// An integer's decimal text (with its sign), written once to be measured and
 /// copied. Written from the end two digits at a time, which spares the length
 /// pass std::to_chars makes first (a message has two: its seq and its ts).
@@ -825,12 +821,6 @@ private:
     std::size_t size_;
 };
 
-/// Decimal digits of an integer (with its sign).
-template <class Integer>
-std::size_t json_integer_size(Integer value) noexcept {
-    return JsonInteger(value).size();
-}
-
 /// Writes JSON pieces into memory the caller has sized (with the *_size
 /// functions above), so a frame is built in its final string in one pass.
 class JsonSink {
@@ -840,11 +830,6 @@ public:
     JsonSink& raw(std::string_view text) noexcept {
         std::memcpy(p_, text.data(), text.size());
         p_ += text.size();
-        return *this;
-    }
-    template <class Integer>
-    JsonSink& integer(Integer value) noexcept {
-        p_ = std::to_chars(p_, p_ + 24, value).ptr;
         return *this;
     }
     /// `value` as a JSON string, as measured by `plan` (see plan_json_string).
