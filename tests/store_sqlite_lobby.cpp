@@ -251,3 +251,92 @@ TEST_CASE("a full disk does not lose the room's state and is counted", "[sqlite]
     SqliteStore store(path, test_store_options());
     CHECK(seqs(read_all(store, "general").messages) == range(1, 21));
 }
+
+TEST_CASE("after a restart a freed nickname cannot delete its former holder's messages", "[sqlite][lobby][author]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        Run run(path);
+        auto& alice = run.user("alice");
+        run.one(alice, R"({"type":"join","room":"general"})", "joined");
+        run.say(alice, "general", "mine alone");
+        run.say(alice, "general", "also mine");
+        run.settle();
+    }
+    {
+        // Another seed: a seeded Lobby would otherwise hand the impostor the very
+        // token the author had, which no real server does.
+        auto options = protocol_test::test_options();
+        options.seed = 4242;
+        Run run(path, test_store_options(), options);
+        auto& impostor = run.user("alice");
+        run.one(impostor, R"({"type":"join","room":"general"})", "joined");
+        Doc refused = run.one(impostor, R"({"type":"delete","room":"general","seq":1})", "error");
+        CHECK(str(refused, "code") == "forbidden");
+        run.one(impostor, R"({"type":"history","room":"general"})", "history");
+    }
+    SqliteStore raw(path, test_store_options());
+    const auto page = read_all(raw, "general");
+    REQUIRE(page.messages.size() == 2);
+    CHECK_FALSE(page.messages[0]->message.deleted);
+    CHECK(page.messages[0]->message.text == "mine alone");
+}
+
+TEST_CASE("the author keeps its messages across a restart by its token, which is never stored",
+          "[sqlite][lobby][author]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    std::string token;
+    {
+        Run run(path);
+        auto& alice = run.peers.emplace_back(run.transport, run.lobby);
+        alice.send(R"({"type":"hello","nick":"alice"})");
+        run.settle();
+        auto welcome = alice.last("welcome");
+        REQUIRE(welcome);
+        token = str(*welcome, "token");
+        run.one(alice, R"({"type":"join","room":"general"})", "joined");
+        run.say(alice, "general", "to be deleted");
+        run.settle();
+    }
+    {
+        SqliteStore raw(path, test_store_options());
+        const auto page = read_all(raw, "general");
+        REQUIRE(page.messages.size() == 1);
+        CHECK(page.messages[0]->message.author == parley::detail::author_identity(token));
+        CHECK(page.messages[0]->message.author != token);
+    }
+    auto options = protocol_test::test_options();
+    options.seed = 4242;
+    Run run(path, test_store_options(), options);
+    auto& alice = run.peers.emplace_back(run.transport, run.lobby);
+    alice.send(R"({"type":"hello","nick":"alice","token":)" + quote(token) + "}");
+    run.settle();
+    auto welcome = alice.last("welcome");
+    REQUIRE(welcome);
+    CHECK(str(*welcome, "token") == token);
+    run.one(alice, R"({"type":"join","room":"general"})", "joined");
+    run.one(alice, R"({"type":"delete","room":"general","seq":1})", "deleted");
+}
+
+TEST_CASE("a message stored without an author identity can be deleted by nobody", "[sqlite][lobby][author]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        // Written as a parley before schema version 4 did: no author column.
+        parley::detail::SqliteConnection db(path, true);
+        parley::detail::sqlite_migrate(db, 3);
+        db.exec_or_throw(R"sql(
+            INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) VALUES
+                ('general', 'general', 1, 'old-epoch', 1, 1);
+            INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted) VALUES
+                ('general', 1, 10, 'alice', 'from before', 'c1', 0);
+        )sql",
+                         "v3 rows");
+    }
+    Run run(path);
+    auto& alice = run.user("alice");
+    run.one(alice, R"({"type":"join","room":"general"})", "joined");
+    Doc refused = run.one(alice, R"({"type":"delete","room":"general","seq":1})", "error");
+    CHECK(str(refused, "code") == "forbidden");
+}

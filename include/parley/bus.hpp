@@ -22,7 +22,7 @@ struct BusEvent {
     /// Non-zero: a chat message sequenced by the Bus (see `Bus::append`). Such
     /// events reach every node, the origin included, in `seq` order.
     std::uint64_t seq = 0;
-    std::string author;       ///< of a sequenced message: its author token (internal, never sent)
+    std::string author;       ///< of a sequenced message: its author identity, a token digest (internal, never sent)
 };
 
 /// A chat message handed to a sequencing Bus. The Bus picks `seq`; the frame

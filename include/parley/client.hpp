@@ -4,6 +4,7 @@
 #include <parley/detail/events.hpp>
 #include <parley/detail/names.hpp>
 #include <parley/detail/request.hpp>
+#include <parley/detail/sha256.hpp>
 #include <parley/detail/token_bucket.hpp>
 #include <parley/detail/utf8.hpp>
 #include <parley/error_code.hpp>
@@ -354,7 +355,7 @@ private:
         join.handle = handle_;
         join.session = session_;
         join.nick = nick_;
-        join.author = token_;
+        join.author = detail::author_identity(token_);
         join.since = since;
         if (epoch) join.epoch = std::string(*epoch);
         join.history = history;

@@ -68,7 +68,7 @@ public:
         handle_type handle;
         std::uint64_t session = 0;
         std::string nick;
-        std::string author;  // the client's resume token: who its messages belong to
+        std::string author;  // a digest of the resume token: who its messages belong to
         std::optional<std::uint64_t> since;
         std::optional<std::string> epoch;
         std::optional<std::uint64_t> history;
@@ -588,9 +588,10 @@ private:
         if (!slot || slot->message.deleted)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
                                "no such message");
-        // The author, not whoever holds the nickname now (it may have changed hands).
-        if (slot->message.author.empty() ? slot->message.from != m->nick
-                                         : slot->message.author != m->author)
+        // The author's identity, never the nickname: a nickname changes hands, and
+        // a message whose author is unknown (stored before authors were kept)
+        // belongs to nobody who can prove it.
+        if (slot->message.author.empty() || slot->message.author != m->author)
             return reply_error(m->client, m->handle, ref, ErrorCode::forbidden,
                                "only the author can delete a message");
         const auto seq = slot->message.seq;

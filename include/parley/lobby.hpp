@@ -328,7 +328,7 @@ private:
                 bus_->nick_online(key, entry.token, true);
             } else if (bus_->shares_nicknames()) {
                 // Cluster-wide: the token proves a claim made on another node.
-                auto claim_token = token.empty() ? random_.hex(2) : token;
+                auto claim_token = is_session_token(token) ? token : random_.hex(2);
                 bus_->claim_nick(key, claim_token,
                                  [this, client, nick, key, claim_token, ref](NickClaim result) {
                                      post([this, client, nick, key, claim_token, ref, result] {
@@ -339,13 +339,24 @@ private:
             } else {
                 NickEntry entry;
                 entry.nick = nick;
-                entry.token = random_.hex(2);
+                // A token the client already holds is kept (it is its identity as an
+                // author, say after a restart); anything else gets a fresh one.
+                entry.token = is_session_token(token) ? token : random_.hex(2);
                 entry.owner = client;
                 it = nicks_.emplace(key, std::move(entry)).first;
             }
             Metrics::add(metrics_.identified_sessions);
             client->identified(it->second.nick, it->second.token, std::move(ref));
         });
+    }
+
+    /// Whether `token` has the shape of one this Lobby issues (32 lower-case hex
+    /// digits, 128 random bits), so a client cannot pick a guessable identity.
+    static bool is_session_token(const std::string& token) {
+        if (token.size() != 32) return false;
+        for (const char c : token)
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+        return true;
     }
 
     /// The cluster answered a claim made by `claim_nick`.

@@ -22,9 +22,11 @@ struct ChatMessage {
     std::string text;
     std::string client_id;
     bool deleted = false;
-    /// Who wrote it, for the delete check: the author's resume token, which
-    /// survives a nick change and a reclaim while a freed nickname does not.
-    /// Never sent (not part of `to_json`); empty when unknown (then `from` decides).
+    /// Who wrote it, for the delete check: a digest of the author's resume
+    /// token (detail::author_identity), which survives a nick change and a
+    /// reclaim while a freed nickname does not, and reveals no token when
+    /// stored. Never sent (not part of `to_json`); empty when unknown, and then
+    /// nobody may delete the message.
     std::string author;
 
     /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.

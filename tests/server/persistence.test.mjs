@@ -108,6 +108,60 @@ describe('restart', () => {
     }
   });
 
+  test('after a restart only the author may delete: a freed nickname proves nothing', async () => {
+    const db = newDb();
+    let server = await startServer({ env: { PARLEY_DB: db } });
+    const room = await createRoom(server, 'Authorship');
+    const { client: alice } = await loginAndJoin(server, 'a_alice', room.id);
+    const aliceToken = alice.welcome.token;
+    alice.send({ type: 'send', room: room.id, text: 'mine alone', client_id: 'a1' });
+    const mine = await alice.next((f) => f.type === 'message' && f.client_id === 'a1');
+    alice.send({ type: 'send', room: room.id, text: 'also mine', client_id: 'a2' });
+    const alsoMine = await alice.next((f) => f.type === 'message' && f.client_id === 'a2');
+    alice.close();
+
+    assert.equal((await server.stop('SIGTERM')).code, 0, server.stderr());
+    // No token or digest of one in plain sight: the file keeps an identity only.
+    const file = fs.readFileSync(db);
+    assert.ok(!file.includes(Buffer.from(aliceToken)), 'the resume token is not stored');
+    server = await startServer({ env: { PARLEY_DB: db } });
+    try {
+      // An impostor takes the freed nickname and tries to delete; so does a witness.
+      const { client: impostor } = await loginAndJoin(server, 'a_alice', room.id);
+      const refused = await impostor.request({ type: 'delete', room: room.id, seq: mine.seq });
+      assert.equal(refused.type, 'error', JSON.stringify(refused));
+      assert.equal(refused.code, 'forbidden');
+      const { client: witness } = await loginAndJoin(server, 'a_witness', room.id);
+      const alsoRefused = await witness.request({ type: 'delete', room: room.id, seq: mine.seq });
+      assert.equal(alsoRefused.code, 'forbidden');
+      let history = await fullHistory(server, room.id);
+      assert.equal(history.find((m) => m.seq === mine.seq).text, 'mine alone');
+      impostor.close();
+      witness.close();
+      await sleep(50);
+
+      // Another restart: the real author comes back with its token and may delete.
+      assert.equal((await server.stop('SIGTERM')).code, 0, server.stderr());
+      server = await startServer({ env: { PARLEY_DB: db } });
+      const author = await ChatClient.connect(server);
+      author.send({ type: 'hello', nick: 'a_alice', token: aliceToken });
+      const welcome = await author.next((f) => f.type === 'welcome' || f.type === 'error');
+      assert.equal(welcome.type, 'welcome', JSON.stringify(welcome));
+      assert.equal(welcome.token, aliceToken, 'a free nickname is taken with the offered token');
+      const joined = await author.request({ type: 'join', room: room.id });
+      assert.equal(joined.type, 'joined');
+      author.send({ type: 'delete', room: room.id, seq: alsoMine.seq });
+      const outcome = await author.next((f) => f.type === 'error' || (f.type === 'deleted' && f.seq === alsoMine.seq));
+      assert.equal(outcome.type, 'deleted', JSON.stringify(outcome));
+      history = await fullHistory(server, room.id);
+      assert.equal(history.find((m) => m.seq === alsoMine.seq).deleted, true);
+      assert.equal(history.find((m) => m.seq === mine.seq).text, 'mine alone');
+      author.close();
+    } finally {
+      await server.kill();
+    }
+  });
+
   test('kill -9 while clients send: every message broadcast a flush interval before is kept once, in order',
     async (t) => {
       const db = newDb();

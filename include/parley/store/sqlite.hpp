@@ -389,19 +389,19 @@ private:
         writer_db_.exec_or_throw(
             "CREATE TEMP TABLE staged_messages (room TEXT NOT NULL, seq INTEGER NOT NULL, "
             "ts INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL, client_id TEXT NOT NULL, "
-            "deleted INTEGER NOT NULL)",
+            "deleted INTEGER NOT NULL, author TEXT NOT NULL)",
             "cannot create the staging table");
         auto& w = writer_;
         w.stage_message = writer_db_.prepare(
-            "INSERT INTO temp.staged_messages (room, seq, ts, sender, text, client_id, deleted) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+            "INSERT INTO temp.staged_messages (room, seq, ts, sender, text, client_id, deleted, author) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
         w.insert_staged = writer_db_.prepare(
-            "INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted) "
-            "SELECT room, seq, ts, sender, text, client_id, deleted FROM temp.staged_messages "
+            "INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted, author) "
+            "SELECT room, seq, ts, sender, text, client_id, deleted, author FROM temp.staged_messages "
             "WHERE true ORDER BY rowid ON CONFLICT (room, seq) DO NOTHING");
         w.clear_staged = writer_db_.prepare("DELETE FROM temp.staged_messages");
         w.tombstone = writer_db_.prepare(
-            "UPDATE messages SET deleted = 1, sender = '', text = '', client_id = '' "
+            "UPDATE messages SET deleted = 1, sender = '', text = '', client_id = '', author = '' "
             "WHERE room = ?1 AND seq = ?2 AND deleted = 0");
         w.upsert_room = writer_db_.prepare(
             "INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) "
@@ -424,10 +424,10 @@ private:
         reader_db_.exec_or_throw("PRAGMA query_only = 1", "cannot open the read connection");
         auto& r = reader_;
         r.read_range = reader_db_.prepare(
-            "SELECT seq, ts, sender, text, client_id, deleted FROM messages "
+            "SELECT seq, ts, sender, text, client_id, deleted, author FROM messages "
             "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4");
         r.search = reader_db_.prepare(
-            "SELECT m.seq, m.ts, m.sender, m.text, m.client_id FROM messages_fts "
+            "SELECT m.seq, m.ts, m.sender, m.text, m.client_id, 0, m.author FROM messages_fts "
             "JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ?1 AND m.room = ?2 AND m.deleted = 0 "
             "ORDER BY messages_fts.rank, m.seq DESC LIMIT ?3 OFFSET ?4");
@@ -649,6 +649,7 @@ private:
                              .bind(5, m.deleted ? std::string_view("") : std::string_view(m.text))
                              .bind(6, m.deleted ? std::string_view("") : std::string_view(m.client_id))
                              .bind(7, std::int64_t{m.deleted ? 1 : 0})
+                             .bind(8, m.deleted ? std::string_view("") : std::string_view(m.author))
                              .run();
                     auto& high = appended[op.room];
                     high = std::max(high, m.seq);
@@ -742,6 +743,7 @@ private:
             m.from = stmt.text(2);
             m.text = stmt.text(3);
             m.client_id = stmt.text(4);
+            m.author = stmt.text(6);
         }
         return make_stored(std::move(m));
     }

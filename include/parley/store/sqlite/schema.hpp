@@ -24,7 +24,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 3> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 4> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -86,6 +86,13 @@ END;
      R"sql(
 CREATE TABLE store_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('open', '0');
+)sql"},
+    {4, "message author identity",
+     // `author`: a digest of the author's resume token (never the token), so only
+     // the author may delete a message after a restart. Rows written before this
+     // step have none and can be deleted by nobody: a nickname proves nothing.
+     R"sql(
+ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
 )sql"},
 }};
 
