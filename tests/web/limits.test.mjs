@@ -144,6 +144,23 @@ test('a 20 000-character paste is refused in the composer, and the chat goes on'
     assert.equal(sockets[0].closed, false);
   });
 
+  await t.test('the same paste in a direct message is refused beside the field, then a short one goes', async () => {
+    await page.getByRole('button', { name: `Send a direct message to ${FRANK}` }).click();
+    const dmInput = page.getByTestId('dm-input');
+    await dmInput.fill(PASTE);
+    await dmInput.press('Enter');
+    assert.match(await dmInput.evaluate((field) => field.validationMessage), /20,000 characters long; the limit is 2,000/);
+    assert.equal((await dmInput.inputValue()).length, 20_000);
+    assert.equal(await page.getByTestId('dm-message').count(), 0);
+    await dmInput.fill('Psst, ignore that paste.');
+    await dmInput.press('Enter');
+    await frank.next((f) => f.type === 'dm' && f.from === DANA);
+    assert.deepEqual(frank.frames.filter((f) => f.type === 'dm').map((f) => f.text), ['Psst, ignore that paste.']);
+    assert.ok(!sockets[0].sent.some((payload) => payload.length > 1000), 'a long frame went out');
+    assert.equal(sockets.length, 1);
+    assert.equal(sockets[0].closed, false);
+  });
+
   await t.test('no page errors', () => {
     assert.deepEqual(dana.problems, []);
   });

@@ -483,13 +483,13 @@ describe('Controller', () => {
       assert.deepEqual(sends(), ['small', 'b'.repeat(1500)]);
     });
 
-    test('a DM over the limit fails at once with the reason, without a frame', () => {
+    test('a DM over the limit is refused with the reason, without a frame or an entry', () => {
       enterRoom({}, { max_text_chars: 5 });
-      controller.sendDm('bob', 'too long');
+      assert.match(controller.sendDm('bob', 'too long'), /the limit is 5/);
       assert.equal(connection.last('dm'), undefined);
-      const [entry] = store.thread('bob').pending.values();
-      assert.equal(entry.status, 'failed');
-      assert.match(entry.error, /the limit is 5/);
+      assert.equal(store.thread('bob').pending.size, 0);
+      assert.equal(controller.sendDm('bob', 'short'), '');
+      assert.equal(connection.last('dm').text, 'short');
     });
   });
 

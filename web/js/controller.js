@@ -222,12 +222,16 @@ export class Controller {
     this.store.changed('dms');
   }
 
+  /** Sends a direct message; returns why it was refused ('' otherwise), as sendMessage does. */
   sendDm(peer, text) {
-    if (!text.trim()) return;
+    if (!text.trim()) return '';
+    const problem = this.outgoingProblem({ type: 'dm', to: peer, text, client_id: randomId() });
+    if (problem) return problem;
     const entry = { clientId: randomId(), text, status: 'pending', error: '' };
     this.store.thread(peer).pending.set(entry.clientId, entry);
     this.transmitDm(peer, entry);
     this.store.changed('dms');
+    return '';
   }
 
   retryDm(peer, clientId) {
