@@ -36,10 +36,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import {
   STEP_TIMEOUT_MS, launchUser, messageTexts, openRoom, pickNickname, screenshot, waitForText,
 } from './browser.mjs';
+import { rawClient } from './raw_client.mjs';
 
 const BASE_URL = process.env.PARLEY_URL?.replace(/\/+$/, '');
 const SUFFIX = process.env.PARLEY_NICK_SUFFIX || '';
@@ -51,46 +51,6 @@ const ROOM = 'general';
 const SKIP = BASE_URL
   ? false
   : 'PARLEY_URL is not set: start the example server and run e.g. PARLEY_URL=http://127.0.0.1:8080 npm test';
-
-/** A protocol-level client, for things a second browser cannot easily do. */
-function rawClient(nick) {
-  const url = `${BASE_URL.replace(/^http/, 'ws')}/ws`;
-  // Same Origin as the page: the server accepts only same-origin sockets by default.
-  const socket = new WebSocket(url, { origin: new URL(BASE_URL).origin });
-  const frames = [];
-  const waiters = [];
-  socket.on('message', (data) => {
-    const frame = JSON.parse(String(data));
-    frames.push(frame);
-    for (const waiter of [...waiters]) {
-      if (waiter.match(frame)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(frame);
-      }
-    }
-  });
-  const client = {
-    send: (frame) => socket.send(JSON.stringify(frame)),
-    next(match) {
-      const seen = frames.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${nick}: no matching frame`)), STEP_TIMEOUT_MS);
-        waiters.push({ match, resolve: (frame) => { clearTimeout(timer); resolve(frame); } });
-      });
-    },
-    close: () => socket.close(),
-  };
-  return new Promise((resolve, reject) => {
-    socket.once('open', async () => {
-      client.send({ type: 'hello', nick });
-      const reply = await client.next((f) => f.type === 'welcome' || f.type === 'error');
-      if (reply.type === 'error') reject(new Error(`${nick}: hello refused: ${reply.code}`));
-      else resolve(client);
-    });
-    socket.once('error', reject);
-  });
-}
 
 let alice;
 let bob;
@@ -173,7 +133,7 @@ test('two people chat in the browser app', { skip: SKIP }, async (t) => {
   });
 
   await t.test('a third person joins, posts markup that shows as plain text, and leaves', async () => {
-    const carol = await rawClient(CAROL);
+    const carol = await rawClient(BASE_URL, CAROL);
     try {
       const roomId = await alice.page.locator(`[data-testid="room-item"][data-room-name="${ROOM}"]`).getAttribute('data-room-id');
       carol.send({ type: 'join', room: roomId });

@@ -12,9 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { searchRoom } from '../../web/js/api.js';
 import { BACKOFF, backoffDelay, shouldRetry, socketUrl } from '../../web/js/connection.js';
 import { Controller } from '../../web/js/controller.js';
+import {
+  DEFAULT_LIMITS, codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem,
+} from '../../web/js/limits.js';
 import { Store } from '../../web/js/state.js';
 import { Timeline } from '../../web/js/timeline.js';
-import { typingText } from '../../web/js/room_view.js';
+import { notSentText, typingText } from '../../web/js/room_view.js';
 
 const msg = (seq, extra = {}) => ({ seq, ts: 1_700_000_000_000 + seq, from: 'carol', text: `m${seq}`, ...extra });
 const seqsOf = (timeline) => timeline.entries.filter((e) => e.kind === 'message').map((e) => e.seq);
@@ -78,6 +81,108 @@ describe('Timeline', () => {
     assert.deepEqual(timeline.view().map((e) => e.kind), ['message', 'pending']);
     assert.equal(timeline.entries[0].text, 'other lineage');
   });
+});
+
+describe('Timeline outbox', () => {
+  test('a failed send stays in the outbox, after later sends, until retried or discarded', () => {
+    const timeline = new Timeline();
+    timeline.addPending('big', 'x'.repeat(10), 'alice');
+    timeline.addPending('small', 'hi', 'alice');
+    timeline.failPending('big', 'too long');
+    timeline.addMessage(msg(1, { from: 'alice', text: 'hi', client_id: 'small' }));
+    assert.deepEqual(timeline.view().map((e) => [e.kind, e.status]), [['message', undefined], ['pending', 'failed']]);
+    assert.equal(timeline.retryPending('big').status, 'pending');
+    assert.equal(timeline.removePending('big'), true);
+    assert.equal(timeline.view().length, 1);
+  });
+
+  test('after a 1009 close only the largest frame in flight fails; smaller and unsent ones stay pending', () => {
+    const timeline = new Timeline();
+    timeline.addPending('a', 'short', 'alice');
+    timeline.addPending('b', 'long', 'alice');
+    timeline.addPending('c', 'not sent yet', 'alice');
+    timeline.markInFlight('a', 100);
+    timeline.markInFlight('b', 20_000);
+    assert.equal(timeline.failLargestInFlight('closed'), 20_000);
+    const status = () => Object.fromEntries([...timeline.pending.values()].map((e) => [e.clientId, e.status]));
+    assert.deepEqual(status(), { a: 'pending', b: 'failed', c: 'pending' });
+    assert.equal(timeline.pending.get('b').error, 'closed');
+    timeline.clearInFlight();
+    assert.equal(timeline.failLargestInFlight('closed'), 0);
+    assert.deepEqual(status(), { a: 'pending', b: 'failed', c: 'pending' });
+  });
+
+  test('an entry fails on a plain drop only once it was in flight at enough closes', () => {
+    const timeline = new Timeline();
+    timeline.addPending('a', 'short', 'alice');
+    timeline.addPending('b', 'long', 'alice');
+    const closeWithInFlight = (ids) => {
+      for (const id of ids) timeline.markInFlight(id, id === 'b' ? 20_000 : 100);
+      timeline.countCloseInFlight();
+      const bytes = timeline.failLargestInFlight('dropped', { minCloses: 2 });
+      timeline.clearInFlight();
+      return bytes;
+    };
+    assert.equal(closeWithInFlight(['a', 'b']), 0);
+    assert.equal(closeWithInFlight(['a']), 100);     // a was in flight at both closes; b only at one
+    assert.equal(timeline.pending.get('a').status, 'failed');
+    assert.equal(timeline.pending.get('b').status, 'pending');
+    timeline.retryPending('a');
+    assert.equal(closeWithInFlight(['a']), 0);       // a retry starts the count again
+  });
+});
+
+describe('limits', () => {
+  test('text length is counted in code points, as the server counts it', () => {
+    assert.equal(codePointCount(''), 0);
+    assert.equal(codePointCount('hello'), 5);
+    assert.equal(codePointCount('😀'), 1);            // two UTF-16 units, four UTF-8 bytes
+    assert.equal('😀'.length, 2);
+    assert.equal(codePointCount('한국어'), 3);
+    assert.equal(codePointCount('e\u0301'), 2);       // a combining accent is a code point of its own
+  });
+
+  test('a frame is measured in UTF-8 bytes of its JSON, escapes included', () => {
+    assert.equal(frameByteLength({ t: 'a' }), '{"t":"a"}'.length);
+    assert.equal(frameByteLength({ t: '😀' }), '{"t":""}'.length + 4);
+    assert.equal(frameByteLength({ t: 'é' }), '{"t":""}'.length + 2);
+    assert.equal(frameByteLength({ t: '"\n' }), '{"t":"\\"\\n"}'.length);
+  });
+
+  test('the welcome\'s limits apply, the documented defaults fill in, a learned bound only lowers', () => {
+    assert.deepEqual(effectiveLimits({}), DEFAULT_LIMITS);
+    assert.deepEqual(effectiveLimits(undefined), { maxTextChars: 2000, maxFrameBytes: 16_384 });
+    assert.deepEqual(effectiveLimits({ max_text_chars: 500, max_frame_bytes: 4096 }), { maxTextChars: 500, maxFrameBytes: 4096 });
+    assert.deepEqual(effectiveLimits({ max_text_chars: 'lots', max_frame_bytes: -1 }), DEFAULT_LIMITS);
+    assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 1000).maxFrameBytes, 1000);
+    assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 9000).maxFrameBytes, 4096);
+  });
+
+  test('a text over the limit is refused with the numbers; one at the limit is not', () => {
+    const limits = { maxTextChars: 5, maxFrameBytes: 1000 };
+    assert.equal(textProblem('😀😀😀😀😀', limits), '');
+    assert.equal(
+      textProblem('abcdef', limits),
+      'This message is 6 characters long; the limit is 5. Remove 1 character to send it.',
+    );
+    assert.match(textProblem('x'.repeat(20_000), DEFAULT_LIMITS), /20,000 characters long; the limit is 2,000\. Remove 18,000 characters/);
+  });
+
+  test('a frame over the byte limit is refused even when its text is short enough', () => {
+    const limits = { maxTextChars: 2000, maxFrameBytes: 64 };
+    const frame = (text) => ({ type: 'send', room: 'r1', text });
+    const fits = 'a'.repeat(64 - frameByteLength(frame('')));
+    assert.equal(frameProblem(frame(fits), limits), '');
+    assert.equal(textProblem('😀'.repeat(20), limits), '');
+    // {"type":"send","room":"r1","text":""} is 37 bytes, and each emoji 4 more.
+    assert.match(frameProblem(frame('😀'.repeat(20)), limits), /takes 117 bytes once encoded; the server accepts at most 64\./);
+  });
+});
+
+test('notSentText makes one sentence of a reason, whatever its case and ending', () => {
+  assert.equal(notSentText('text is longer than 2000 characters'), 'Not sent. Text is longer than 2000 characters.');
+  assert.equal(notSentText('Slow down.'), 'Not sent. Slow down.');
+  assert.equal(notSentText(''), 'Not sent.');
 });
 
 describe('backoffDelay', () => {
@@ -144,11 +249,11 @@ describe('Controller', () => {
   let lost;
 
   /** Connects as alice and opens room r1 with the given joined payload. */
-  function enterRoom(joined) {
+  function enterRoom(joined, limits = {}) {
     controller.enter('alice');
     connection.connect();
     assert.deepEqual(pick(connection.last('hello'), ['nick']), { nick: 'alice' });
-    connection.receive({ type: 'welcome', session: 's1', nick: 'alice', token: 'tok', protocol: 1, limits: {} });
+    connection.receive({ type: 'welcome', session: 's1', nick: 'alice', token: 'tok', protocol: 1, limits });
     controller.openRoom('r1');
     connection.receive({ type: 'joined', room: { id: 'r1', name: 'general' }, members: ['alice'], messages: [], epoch: 'e1', complete: true, ...joined });
   }
@@ -287,6 +392,105 @@ describe('Controller', () => {
     connection.receive({ type: 'dm', from: 'carol', to: 'alice', text: 'hi', ts: 1, id: 'd1' });
     assert.equal(store.dms.get('carol').messages.length, 1);
     assert.equal(store.dms.get('carol').unread, 1);
+  });
+
+  describe('limits', () => {
+    const welcome = (limits) => ({ type: 'welcome', session: 's2', nick: 'alice', token: 'tok', protocol: 1, limits });
+    const joined = { type: 'joined', room: { id: 'r1', name: 'general' }, members: [], messages: [], epoch: 'e1', complete: true };
+    const sends = () => connection.sent.filter((f) => f.type === 'send').map((f) => f.text);
+
+    test('a text over welcome.limits.max_text_chars is refused with a reason and nothing is sent or queued', () => {
+      enterRoom({}, { max_text_chars: 10, max_frame_bytes: 16_384 });
+      const draft = controller.draftStatus('x'.repeat(11));
+      assert.deepEqual(pick(draft, ['chars', 'maxChars']), { chars: 11, maxChars: 10 });
+      assert.match(draft.problem, /11 characters long; the limit is 10/);
+      assert.equal(controller.sendMessage('x'.repeat(11)), draft.problem);
+      assert.deepEqual(sends(), []);
+      assert.equal(store.room.timeline.view().length, 0);
+      assert.equal(controller.draftStatus('😀'.repeat(10)).problem, '');
+    });
+
+    test('a text within the character limit but over the frame bytes is refused too', () => {
+      enterRoom({}, { max_text_chars: 2000, max_frame_bytes: 1000 });
+      const problem = controller.sendMessage('😀'.repeat(300));
+      assert.match(problem, /bytes once encoded; the server accepts at most 1,000/);
+      assert.deepEqual(sends(), []);
+      assert.equal(controller.sendMessage('😀'.repeat(200)), '');
+      assert.equal(sends().length, 1);
+    });
+
+    test('text_too_long fails the message; after a reconnect it is not re-sent, later messages are', () => {
+      enterRoom({});
+      controller.sendMessage('too long for this server');
+      connection.receive({ type: 'error', ref: connection.last('send').ref, code: 'text_too_long', message: 'text is longer than 10 characters' });
+      controller.sendMessage('later');
+      connection.drop();
+      connection.sent = [];
+      connection.connect();
+      connection.receive(welcome({}));
+      connection.receive(joined);
+      assert.deepEqual(sends(), ['later']);
+      const failed = [...store.room.timeline.pending.values()].find((e) => e.status === 'failed');
+      assert.equal(failed.text, 'too long for this server');
+      assert.equal(failed.error, 'text is longer than 10 characters');
+    });
+
+    test('a 1009 close fails the large message in flight; only the others are re-sent, and a retry is refused', () => {
+      enterRoom({});
+      // The server's real bound is below what it announced: only the close tells.
+      controller.sendMessage('small');
+      controller.sendMessage('b'.repeat(1500));
+      connection.drop(1009);
+      connection.sent = [];
+      connection.connect();
+      connection.receive(welcome({}));
+      connection.receive(joined);
+      assert.deepEqual(sends(), ['small']);
+      const big = [...store.room.timeline.pending.values()].find((e) => e.text.startsWith('b'));
+      assert.equal(big.status, 'failed');
+      assert.match(big.error, /too large/);
+      // Retrying the same text would be closed again: refused here instead.
+      controller.retryMessage(big.clientId);
+      assert.deepEqual(sends(), ['small']);
+      assert.equal(big.status, 'failed');
+      assert.match(big.error, /the server accepts at most/);
+      assert.match(controller.sendMessage('c'.repeat(1500)), /the server accepts at most/);
+      assert.equal(controller.sendMessage('still fine'), '');
+      assert.deepEqual(sends(), ['small', 'still fine']);
+    });
+
+    test('a message in flight at two drops in a row (a refusal chromium reports as 1006) fails; one drop is forgiven', () => {
+      enterRoom({});
+      controller.sendMessage('b'.repeat(1500));
+      const reconnect = (code) => {
+        connection.drop(code);
+        connection.sent = [];
+        connection.connect();
+        connection.receive(welcome({}));
+        connection.receive(joined);
+      };
+      reconnect(1006);
+      assert.deepEqual(sends(), ['b'.repeat(1500)]);
+      controller.sendMessage('small');
+      reconnect(1006);
+      assert.deepEqual(sends(), ['small']);
+      const big = [...store.room.timeline.pending.values()].find((e) => e.text.startsWith('b'));
+      assert.equal(big.status, 'failed');
+      assert.match(big.error, /dropped 2 times while this message was being sent/);
+      // Nothing is learned from a drop: the same size may be retried, on request.
+      controller.retryMessage(big.clientId);
+      assert.equal(big.status, 'pending');
+      assert.deepEqual(sends(), ['small', 'b'.repeat(1500)]);
+    });
+
+    test('a DM over the limit is refused with the reason, without a frame or an entry', () => {
+      enterRoom({}, { max_text_chars: 5 });
+      assert.match(controller.sendDm('bob', 'too long'), /the limit is 5/);
+      assert.equal(connection.last('dm'), undefined);
+      assert.equal(store.thread('bob').pending.size, 0);
+      assert.equal(controller.sendDm('bob', 'short'), '');
+      assert.equal(connection.last('dm').text, 'short');
+    });
   });
 
   describe('typing', () => {

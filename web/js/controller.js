@@ -2,8 +2,10 @@
 // reclaiming the nick with the token, rejoining the open room with `since`
 // and `epoch`, resending unconfirmed messages (same client_id), the typing
 // throttle, and tagging every request with a `ref` so that an error can be
-// routed back to what caused it. Server frames are handled in server_events.js.
+// routed back to what caused it, and keeping every frame within the limits
+// the server announced. Server frames are handled in server_events.js.
 
+import { codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem } from './limits.js';
 import { serverEvents, socketClosed } from './server_events.js';
 import { RoomState, clearIdentity, saveOpenRoom } from './state.js';
 
@@ -39,6 +41,9 @@ export class Controller {
     this.typingSentAt = -Infinity;
     this.typingIdleTimer = 0;
     this.typingLaterTimer = 0;
+    // A frame bound the server enforced (close 1009) below what its welcome
+    // said; kept for the page's lifetime so the next connection honours it.
+    this.learnedMaxFrameBytes = Infinity;
 
     connection.addEventListener('open', () => this.sayHello());
     connection.addEventListener('frame', (event) => this.handleFrame(event.detail));
@@ -101,13 +106,36 @@ export class Controller {
     this.store.changed('lobby');
   }
 
+  /** The limits in force: the welcome's, else the documented defaults. */
+  get limits() {
+    return effectiveLimits(this.store.session?.limits, this.learnedMaxFrameBytes);
+  }
+
+  /**
+   * What the composer shows for `text`: its length against the limit, and why
+   * it cannot be sent ('' when it can).
+   */
+  draftStatus(text) {
+    const { room } = this.store;
+    const problem = room ? this.outgoingProblem(this.sendFrame(room, text, randomId())) : textProblem(text, this.limits);
+    return { chars: codePointCount(text), maxChars: this.limits.maxTextChars, problem };
+  }
+
+  /**
+   * Sends `text` to the open room (or queues it until we are back in it).
+   * Returns why it was refused, '' otherwise: a text the server would refuse
+   * is not sent at all, so the composer keeps it for the user to shorten.
+   */
   sendMessage(text) {
     const { room } = this.store;
-    if (!room || !text.trim()) return;
+    if (!room || !text.trim()) return '';
+    const { problem } = this.draftStatus(text);
+    if (problem) return problem;
     this.stopTyping();
     const entry = room.timeline.addPending(randomId(), text, this.store.session?.nick ?? '');
     this.transmit(room, entry);
     this.store.changed('timeline');
+    return '';
   }
 
   retryMessage(clientId) {
@@ -194,12 +222,16 @@ export class Controller {
     this.store.changed('dms');
   }
 
+  /** Sends a direct message; returns why it was refused ('' otherwise), as sendMessage does. */
   sendDm(peer, text) {
-    if (!text.trim()) return;
+    if (!text.trim()) return '';
+    const problem = this.outgoingProblem({ type: 'dm', to: peer, text, client_id: randomId() });
+    if (problem) return problem;
     const entry = { clientId: randomId(), text, status: 'pending', error: '' };
     this.store.thread(peer).pending.set(entry.clientId, entry);
     this.transmitDm(peer, entry);
     this.store.changed('dms');
+    return '';
   }
 
   retryDm(peer, clientId) {
@@ -252,23 +284,41 @@ export class Controller {
     this.request(frame, { room: room.id });
   }
 
-  /** Sends a pending room message, once we are in the room; else it waits for the rejoin. */
+  sendFrame(room, text, clientId) {
+    return { type: 'send', room: room.wireId, text, client_id: clientId };
+  }
+
+  /** Why `frame` would be refused, measured as it goes out (with the next `ref`). */
+  outgoingProblem(frame) {
+    return textProblem(frame.text, this.limits) || frameProblem({ ...frame, ref: this.nextRef }, this.limits);
+  }
+
+  /**
+   * Sends a pending room message, once we are in the room; else it waits for
+   * the rejoin. One over the limits (a retry after the limits shrank) fails
+   * here instead of closing the connection.
+   */
   transmit(room, entry) {
     if (!this.online || !room.joined) return;
-    this.request(
-      { type: 'send', room: room.wireId, text: entry.text, client_id: entry.clientId },
-      { room: room.id, clientId: entry.clientId },
-    );
+    const frame = this.sendFrame(room, entry.text, entry.clientId);
+    const problem = this.outgoingProblem(frame);
+    if (problem) {
+      room.timeline.failPending(entry.clientId, problem);
+      return;
+    }
+    const bytes = frameByteLength({ ...frame, ref: this.nextRef });
+    if (this.request(frame, { room: room.id, clientId: entry.clientId })) {
+      room.timeline.markInFlight(entry.clientId, bytes);
+    }
   }
 
   transmitDm(peer, entry) {
-    const sent = this.online && this.request(
-      { type: 'dm', to: peer, text: entry.text, client_id: entry.clientId },
-      { peer, clientId: entry.clientId },
-    );
+    const frame = { type: 'dm', to: peer, text: entry.text, client_id: entry.clientId };
+    const problem = this.outgoingProblem(frame);
+    const sent = !problem && this.online && this.request(frame, { peer, clientId: entry.clientId });
     if (!sent) {
       entry.status = 'failed';
-      entry.error = 'Not sent: you are offline.';
+      entry.error = problem || 'Not sent: you are offline.';
     }
   }
 

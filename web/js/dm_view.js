@@ -19,9 +19,17 @@ export function mountDmView(store, controller) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!store.dmOpen || !input.value.trim()) return;
-    controller.sendDm(store.dmOpen, input.value);
+    const problem = controller.sendDm(store.dmOpen, input.value);
+    // Refused: nothing was sent; the browser shows why beside the field (and
+    // blocks the next submit until the text changes), the text stays.
+    input.setCustomValidity(problem);
+    if (problem) {
+      input.reportValidity();
+      return;
+    }
     input.value = '';
   });
+  input.addEventListener('input', () => input.setCustomValidity(''));
 
   function render() {
     const me = store.session?.nick ?? '';

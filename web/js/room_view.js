@@ -2,10 +2,14 @@
 // "x is typing…", the composer and the member list.
 
 import { byId, el, formatTime, isoTime, reconcileChildren } from './dom.js';
+import { formatCount } from './limits.js';
 
 // Within this many pixels of an edge counts as "at" it: at the bottom we
 // follow new messages, at the top we fetch older ones.
 const EDGE_PX = 48;
+
+// The counter turns to a warning at this share of the length limit.
+const NEAR_LIMIT = 0.9;
 
 const HISTORY_TEXT = {
   start: 'This is the beginning of the room.',
@@ -24,6 +28,8 @@ export function mountRoomView(store, controller) {
   const typing = byId('typing');
   const form = byId('composer');
   const input = byId('composer-input');
+  const problemText = byId('composer-problem');
+  const counter = byId('composer-count');
   const memberList = byId('member-list');
   const memberCount = byId('member-count');
 
@@ -52,15 +58,35 @@ export function mountRoomView(store, controller) {
       send();
     }
   });
-  input.addEventListener('input', () => controller.composerInput(input.value.trim() !== ''));
+  input.addEventListener('input', () => {
+    renderComposer();
+    controller.composerInput(input.value.trim() !== '');
+  });
 
   function send() {
     const text = input.value;
     if (!text.trim()) return;
+    const problem = controller.sendMessage(text);
+    if (problem) {
+      // Nothing was sent: keep the text so the user can shorten it.
+      renderComposer();
+      input.focus();
+      return;
+    }
     input.value = '';
+    renderComposer();
     stickToBottom = true;
-    controller.sendMessage(text);
     input.focus();
+  }
+
+  /** The length counter against the server's limit, and why the draft cannot be sent. */
+  function renderComposer() {
+    const { chars, maxChars, problem } = controller.draftStatus(input.value);
+    counter.textContent = `${formatCount(chars)} / ${formatCount(maxChars)}`;
+    counter.dataset.state = problem ? 'over' : chars >= maxChars * NEAR_LIMIT ? 'near' : 'ok';
+    // Assigned only on change: the live region re-announces every assignment.
+    if (problemText.textContent !== problem) problemText.textContent = problem;
+    input.setAttribute('aria-invalid', problem ? 'true' : 'false');
   }
 
   function renderRoom() {
@@ -75,6 +101,7 @@ export function mountRoomView(store, controller) {
       list.replaceChildren();
       stickToBottom = true;
       input.value = '';
+      renderComposer();
       if (room) input.focus();
     }
     title.textContent = room ? `# ${room.name}` : '';
@@ -168,7 +195,7 @@ export function mountRoomView(store, controller) {
     li.append(el('p', { class: 'message-text', dataset: { testid: 'message-text' }, text: entry.text }));
     if (state === 'failed') {
       li.append(
-        el('p', { class: 'message-error', text: `Not sent: ${entry.error}` }),
+        el('p', { class: 'message-error', dataset: { testid: 'message-error' }, text: notSentText(entry.error) }),
         el('div', { class: 'message-actions' }, [
           el('button', { type: 'button', class: 'button-small', text: 'Retry', on: { click: () => controller.retryMessage(entry.clientId) } }),
           el('button', { type: 'button', class: 'button-small button-quiet', text: 'Discard', on: { click: () => controller.discardMessage(entry.clientId) } }),
@@ -217,6 +244,7 @@ export function mountRoomView(store, controller) {
   store.on('typing', renderTyping);
   store.on('members', renderMembers);
   store.on('session', () => {
+    renderComposer();  // the welcome brings the limits
     renderTimeline();
     renderMembers();
   });
@@ -228,6 +256,13 @@ export function typingText(nicks) {
   if (nicks.length === 1) return `${nicks[0]} is typing…`;
   if (nicks.length === 2) return `${nicks[0]} and ${nicks[1]} are typing…`;
   return 'Several people are typing…';
+}
+
+/** "Not sent." and the reason, as a sentence (server messages may start in lower case). */
+export function notSentText(error) {
+  if (!error) return 'Not sent.';
+  const sentence = error[0].toUpperCase() + error.slice(1);
+  return `Not sent. ${/[.!?…]$/.test(sentence) ? sentence : `${sentence}.`}`;
 }
 
 function preview(text) {

@@ -15,6 +15,14 @@ const CLOSE_MESSAGES = {
   1013: 'The server is overloaded or could not keep up sending to you, so it closed the connection. Reconnecting…',
 };
 
+const TOO_LARGE_CLOSED = 'The server closed the connection because this message was too large; '
+  + 'it will not be sent again unless you retry it.';
+// Connections lost while one message was being sent before it counts as the
+// cause (see socketClosed). One drop is the network's ordinary bad luck.
+const DROPS_BEFORE_GIVING_UP = 2;
+const DROPPED_WHILE_SENDING = `The connection dropped ${DROPS_BEFORE_GIVING_UP} times while this message was being sent `
+  + '(it may be too large for the server); it will not be sent again unless you retry it.';
+
 // Closes explained by their reason rather than their code.
 function closeMessage(code, reason) {
   if (code === 1000 && /replaced/i.test(reason)) {
@@ -288,6 +296,21 @@ export function socketClosed(c, { code, reason }) {
     room.joined = false;
     room.typing.clear();
     if (room.history === 'loading') room.history = 'more';
+    // A message the server will not take must not go out again after the
+    // reconnect (it would be closed again, forever, with every later message
+    // waiting behind it): it fails, and only the user may retry it.
+    room.timeline.countCloseInFlight();
+    if (code === 1009) {
+      const bytes = room.timeline.failLargestInFlight(TOO_LARGE_CLOSED);
+      if (bytes > 0) c.learnedMaxFrameBytes = Math.min(c.learnedMaxFrameBytes, bytes - 1);
+    } else {
+      // The same refusal often arrives as a plain drop: the server closes
+      // before it has read the whole frame, and chromium reports 1006. A
+      // message that was in flight at each of several drops is taken for the
+      // cause. (No size is learned from that: it may have been the network.)
+      room.timeline.failLargestInFlight(DROPPED_WHILE_SENDING, { minCloses: DROPS_BEFORE_GIVING_UP });
+    }
+    room.timeline.clearInFlight();
   }
   // A DM has no resume: tell the user rather than risk sending it twice.
   for (const thread of c.store.dms.values()) {

@@ -103,9 +103,12 @@ export class Timeline {
   }
 
   addPending(clientId, text, from) {
+    // `frameBytes` is set while the entry is on the wire (sent on the current
+    // socket, no echo yet): 0 means not in flight. `closesInFlight` counts the
+    // sockets that closed while it was.
     const entry = {
       kind: 'pending', key: `p${clientId}`, clientId, text, from,
-      ts: Date.now(), status: 'pending', error: '',
+      ts: Date.now(), status: 'pending', error: '', frameBytes: 0, closesInFlight: 0,
     };
     this.pending.set(clientId, entry);
     return entry;
@@ -116,15 +119,54 @@ export class Timeline {
     if (!entry) return false;
     entry.status = 'failed';
     entry.error = error;
+    entry.frameBytes = 0;
     return true;
   }
 
+  /** Only the user brings a failed entry back (Retry): it is never re-sent on its own. */
   retryPending(clientId) {
     const entry = this.pending.get(clientId);
     if (!entry) return null;
     entry.status = 'pending';
     entry.error = '';
+    entry.closesInFlight = 0;
     return entry;
+  }
+
+  /** Records that a pending entry went out on the current socket as a frame of `bytes`. */
+  markInFlight(clientId, bytes) {
+    const entry = this.pending.get(clientId);
+    if (entry) entry.frameBytes = bytes;
+  }
+
+  /**
+   * Marks failed the largest frame still in flight among the entries that
+   * were in flight at `minCloses` socket closes or more, and returns its size
+   * (0 when there is none); the others stay pending.
+   *
+   * Why the largest: the server reads frames in order and closes at the first
+   * one over its limit, so the largest frame in flight is at least that big.
+   */
+  failLargestInFlight(error, { minCloses = 0 } = {}) {
+    let largest = null;
+    for (const entry of this.pending.values()) {
+      if (entry.status !== 'pending' || entry.closesInFlight < minCloses) continue;
+      if (entry.frameBytes > (largest?.frameBytes ?? 0)) largest = entry;
+    }
+    if (!largest) return 0;
+    const { frameBytes } = largest;
+    this.failPending(largest.clientId, error);
+    return frameBytes;
+  }
+
+  /** The socket closed: counts it against every entry in flight on it. */
+  countCloseInFlight() {
+    for (const entry of this.pending.values()) if (entry.frameBytes > 0) entry.closesInFlight += 1;
+  }
+
+  /** The socket is gone: nothing is on the wire any more. */
+  clearInFlight() {
+    for (const entry of this.pending.values()) entry.frameBytes = 0;
   }
 
   removePending(clientId) {
