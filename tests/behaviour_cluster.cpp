@@ -69,7 +69,7 @@ public:
         streams[m.room_id].push_back(make_stored(m.message));
         BusEvent event{m.origin_node, m.room_id,
                        make_frame(m.frame_head + std::to_string(seq) + m.frame_tail), seq,
-                       m.message.author};
+                       m.message.author, {}};
         deliver(event);
         done(seq);
     }
@@ -132,7 +132,7 @@ public:
     void redeliver(const std::string& room, std::uint64_t seq, const std::string& origin) {
         const auto& stored = *streams[room].at(seq - 1);
         deliver(BusEvent{origin, room, make_frame(detail::encode_message(room, stored)), seq,
-                         stored.message.author});
+                         stored.message.author, {}});
     }
 
     std::map<std::string, std::uint64_t> seqs;

@@ -65,7 +65,7 @@ public:
         m.message.seq = seq;
         streams[m.room_id].push_back(make_stored(m.message));
         deliver(BusEvent{m.origin_node, m.room_id, make_frame(m.frame_head + std::to_string(seq) + m.frame_tail),
-                         seq, m.message.author});
+                         seq, m.message.author, {}});
         done(seq);
     }
     void room_head(const std::string& room, SeqDone done) override {

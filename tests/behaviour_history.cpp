@@ -47,9 +47,9 @@ public:
     void append(const std::string& room_id, StoredMessagePtr message) override {
         rooms_[room_id].push_back(std::move(message));
     }
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
+    void update(const std::string& room_id, StoredMessagePtr changed) override {
         for (auto& m : rooms_[room_id])
-            if (m->message.seq == tombstone->message.seq) m = tombstone;
+            if (m->message.seq == changed->message.seq) m = changed;
     }
     void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {
         HistoryPage page;

@@ -353,8 +353,8 @@ public:
     void save_room(const parley::RoomRecord& room) override { inner_.save_room(room); }
     void remove_room(const std::string& id) override { inner_.remove_room(id); }
     void append(const std::string& id, parley::StoredMessagePtr m) override { inner_.append(id, std::move(m)); }
-    void mark_deleted(const std::string& id, parley::StoredMessagePtr t) override {
-        inner_.mark_deleted(id, std::move(t));
+    void update(const std::string& id, parley::StoredMessagePtr t) override {
+        inner_.update(id, std::move(t));
     }
     void read(const std::string& id, parley::HistoryQuery q, ReadDone done) override {
         inner_.read(id, q, std::move(done));
@@ -409,6 +409,9 @@ TEST_CASE("every error code but server_busy is produced on the wire and counted 
     s.one(alice, R"({"type":"leave","room":"general"})", "left");
     s.one(bob, R"({"type":"join","room":"general"})", "joined");
     provoke(bob, R"({"type":"delete","room":"general","seq":1})");
+    s.exchange(bob, R"({"type":"send","room":"general","text":"bob's"})");
+    s.transport.advance(limits.edit_window + std::chrono::seconds(1));
+    provoke(bob, R"({"type":"edit","room":"general","seq":2,"text":"late"})");
     provoke(bob, R"({"type":"dm","to":"nobody","text":"hi"})");
     provoke(bob, R"({"type":"search","room":"general","q":"mine"})");
 

@@ -12,7 +12,7 @@ TEST_CASE("a SqliteStore reads back what was appended, tombstones included, befo
     SqliteStore store(dir.file("chat.db"), test_store_options());
     store.save_room(room("general"));
     for (std::uint64_t s = 1; s <= 5; ++s) store.append("general", message(s, "line " + std::to_string(s)));
-    store.mark_deleted("general", parley::make_tombstone(message(2, "line 2")->message));
+    store.update("general", parley::make_tombstone(message(2, "line 2")->message));
 
     // The first read races the commit (it is answered from the queue or the file,
     // with the same result); the second comes after it.
@@ -39,7 +39,7 @@ TEST_CASE("a read sees writes that are not committed yet", "[sqlite][store]") {
     REQUIRE(store.flush());
     store.set_max_file_bytes(1);
     for (std::uint64_t s = 2; s <= 60; ++s) store.append("general", message(s, std::string(5000, 'x')));
-    store.mark_deleted("general", parley::make_tombstone(message(1, "committed")->message));
+    store.update("general", parley::make_tombstone(message(1, "committed")->message));
     REQUIRE_FALSE(store.flush());
     REQUIRE(store.stats().pending > 0);
 
@@ -322,10 +322,10 @@ TEST_CASE("the text index stays consistent through appends, deletes, retention a
         for (std::uint64_t s = 1; s <= 60; ++s) {
             for (const std::string id : {"a", "b", "c"})
                 if (id != "c" || s <= 30) store.append(id, message(s, "word" + std::to_string(s % 5) + " common"));
-            if (s % 3 == 0) store.mark_deleted("a", parley::make_tombstone(message(s - 1, "")->message));
+            if (s % 3 == 0) store.update("a", parley::make_tombstone(message(s - 1, "")->message));
             if (s == 30) store.remove_room("c");
         }
-        store.mark_deleted("b", parley::make_tombstone(message(60, "")->message));
+        store.update("b", parley::make_tombstone(message(60, "")->message));
         REQUIRE(store.flush());
         CHECK(search(store, "b", "common", 100).messages.size() == 19);  // 41..59 kept
         CHECK(search(store, "c", "common").messages.empty());
@@ -335,4 +335,61 @@ TEST_CASE("the text index stays consistent through appends, deletes, retention a
     parley::detail::SqliteConnection db(path, false);
     CHECK(db.exec("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')") == SQLITE_OK);
     CHECK(db.query_text("PRAGMA integrity_check", "check") == "ok");
+}
+
+TEST_CASE("an update replaces a message's text and edit time; a tombstone is never changed back",
+          "[sqlite][store][edit]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    {
+        SqliteStore store(path, test_store_options());
+        store.append("general", message(1, "helo wrold"));
+        store.append("general", message(2, "to be deleted"));
+        // Pending and committed: reads see the edit either way.
+        store.update("general", parley::make_edited(message(1, "helo wrold")->message, "hello world", 5000));
+        auto pending = read_all(store, "general");
+        REQUIRE(pending.messages.size() == 2);
+        CHECK(pending.messages[0]->message.text == "hello world");
+        REQUIRE(store.flush());
+        CHECK(seqs(search(store, "general", "world").messages) == std::vector<std::uint64_t>{1});
+        CHECK(search(store, "general", "wrold").messages.empty());
+        store.update("general", parley::make_tombstone(message(2, "")->message));
+        store.update("general", parley::make_edited(message(2, "to be deleted")->message, "back again", 6000));
+        REQUIRE(store.flush());
+    }
+    SqliteStore store(path, test_store_options());
+    const auto page = read_all(store, "general");
+    REQUIRE(page.messages.size() == 2);
+    CHECK(page.messages[0]->message.text == "hello world");
+    CHECK(page.messages[0]->message.edited_at == 5000);
+    CHECK(page.messages[0]->message.author == "author-of-1");
+    CHECK(page.messages[0]->json.find(R"("edited_at":5000)") != std::string::npos);
+    CHECK(page.messages[1]->message.deleted);
+    CHECK(search(store, "general", "back").messages.empty());
+}
+
+TEST_CASE("a file of schema version 3 (before authors and edits) migrates forward", "[sqlite][store][migration]") {
+    TempDir dir;
+    const auto path = dir.file("v3.db");
+    {
+        parley::detail::SqliteConnection db(path, true);
+        parley::detail::sqlite_migrate(db, 3);
+        db.exec_or_throw(R"sql(
+            INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) VALUES ('general', 'general', 1, 'e', 1, 2);
+            INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted) VALUES
+                ('general', 1, 10, 'alice', 'kept as it was', 'c1', 0),
+                ('general', 2, 20, '', '', '', 1);
+        )sql",
+                         "v3 rows");
+    }
+    SqliteStore store(path, test_store_options());
+    const auto page = read_all(store, "general");
+    REQUIRE(page.messages.size() == 2);
+    CHECK(page.messages[0]->message.text == "kept as it was");
+    CHECK(page.messages[0]->message.author.empty());
+    CHECK(page.messages[0]->message.edited_at == 0);
+    CHECK(page.messages[1]->message.deleted);
+    store.update("general", parley::make_edited(page.messages[0]->message, "edited after the upgrade", 30));
+    REQUIRE(store.flush());
+    CHECK(seqs(search(store, "general", "upgrade").messages) == std::vector<std::uint64_t>{1});
 }

@@ -82,6 +82,7 @@ inline StoredMessagePtr message(std::uint64_t seq, const std::string& text, cons
     m.from = from;
     m.text = text;
     m.client_id = "c" + std::to_string(seq);
+    m.author = "author-of-" + std::to_string(seq);
     return parley::make_stored(std::move(m));
 }
 
@@ -156,8 +157,8 @@ public:
     void save_room(const RoomRecord& r) override { inner_->save_room(r); }
     void remove_room(const std::string& id) override { inner_->remove_room(id); }
     void append(const std::string& id, StoredMessagePtr m) override { inner_->append(id, std::move(m)); }
-    void mark_deleted(const std::string& id, StoredMessagePtr t) override {
-        inner_->mark_deleted(id, std::move(t));
+    void update(const std::string& id, StoredMessagePtr t) override {
+        inner_->update(id, std::move(t));
     }
     void read(const std::string& id, HistoryQuery query, ReadDone done) override {
         inner_->read(id, query, [this, done = std::move(done)](HistoryPage page) mutable {

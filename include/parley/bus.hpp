@@ -23,6 +23,9 @@ struct BusEvent {
     /// events reach every node, the origin included, in `seq` order.
     std::uint64_t seq = 0;
     std::string author;       ///< of a sequenced message: its author identity, a token digest (internal, never sent)
+    /// A change to a message made on the origin node (`frame` is its broadcast):
+    /// the other nodes apply it to their history windows.
+    std::optional<MessagePatch> patch;
 };
 
 /// A chat message handed to a sequencing Bus. The Bus picks `seq`; the frame
@@ -220,13 +223,13 @@ public:
                                const std::string& nick, SharedFrame frame) {
         (void)member;
         (void)nick;
-        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}, {}});
     }
     /// `member` of `node` left `room_id`; `frame` is the presence broadcast.
     virtual void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
                                  SharedFrame frame) {
         (void)member;
-        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}, {}});
     }
     /// The members other nodes list in `room_id`, read once the room's
     /// subscription is confirmed (so later changes arrive through `watch_members`);

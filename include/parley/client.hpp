@@ -245,6 +245,7 @@ private:
         if (type == "leave") return on_leave(rq);
         if (type == "history") return on_history(rq);
         if (type == "delete") return on_delete(rq);
+        if (type == "edit") return on_edit(rq);
         if (type == "rooms") return on_rooms(rq);
         if (type == "watch_lobby") return on_watch_lobby(rq);
         if (type == "create_room") return on_create_room(rq);
@@ -254,7 +255,7 @@ private:
     }
 
     static bool is_known_type(std::string_view type) {
-        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "rooms",
+        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "edit", "rooms",
                            "watch_lobby", "create_room", "nick", "dm", "search"})
             if (type == known) return true;
         return false;
@@ -452,6 +453,15 @@ private:
         const auto room = rq.required_string("room");
         const auto seq = rq.required_count("seq");
         if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
+    }
+
+    /// The new text is checked like a `send`'s; the Hub checks authorship and age.
+    void on_edit(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto seq = rq.required_count("seq");
+        const auto text = rq.required_string("text");
+        if (!valid_text(rq, text)) return;
+        if (auto hub = joined_hub(rq, room)) hub->edit_message(session_, seq, std::string(text), rq.ref());
     }
 
     /// Search needs no membership (any identified client may read any room's

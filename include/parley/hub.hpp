@@ -109,7 +109,23 @@ public:
         });
     }
     void remove_message(std::uint64_t session, std::uint64_t seq, detail::Ref ref) {
-        post([this, session, seq, ref = std::move(ref)] { on_remove(session, seq, ref); });
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::deleted;
+        patch.seq = seq;
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            on_change(session, std::move(patch), ref);
+        });
+    }
+    /// The author replaces the text of message `seq` (checked on this lane).
+    void edit_message(std::uint64_t session, std::uint64_t seq, std::string text, detail::Ref ref) {
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::edited;
+        patch.seq = seq;
+        patch.text = std::move(text);
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            patch.edited_at = wall_ms();
+            on_change(session, std::move(patch), ref);
+        });
     }
     void rename(std::uint64_t session, std::string old_nick, std::string nick) {
         post([this, session, old_nick = std::move(old_nick), nick = std::move(nick)] {
@@ -199,12 +215,21 @@ private:
         return sent;
     }
 
-    std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
+    /// broadcast_local, then the same frame to the other nodes; `patch`: the
+    /// change to a message it announces, for their windows.
+    std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0,
+                          std::optional<MessagePatch> patch = std::nullopt) {
         const auto sent = broadcast_local(frame, except);
         // Subscribed here and the only node subscribed: nobody else would get it.
         if (lobby_.bus().subscribed_nodes() > (subscribed_ ? 1u : 0u))
-            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
+            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}, std::move(patch)});
         return sent;
+    }
+
+    std::int64_t wall_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   transport_.wall_now().time_since_epoch())
+            .count();
     }
 
     void drop_slow_consumer(std::uint64_t session) {
@@ -388,11 +413,14 @@ private:
                  const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        // Exactly once: a send repeated with the same client_id (a resend after a
+        // lost echo, maybe on a new connection) gets the original back, alone.
+        if (!sent_by_client_id_.empty() && !client_id.empty())
+            if (const auto* original = already_sent(m->author, client_id))
+                return reply(*m, detail::encode_message_with_head(message_head_, *original));
         ChatMessage message;
         message.seq = cluster_ ? 0 : next_seq_++;  // clustered: the Bus numbers it
-        message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         transport_.wall_now().time_since_epoch())
-                         .count();
+        message.ts = wall_ms();
         message.from = m->nick;
         message.author = m->author;
         message.text = std::move(text);
@@ -401,12 +429,60 @@ private:
         if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
         auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
-        window_.push_back(stored);
-        while (window_.size() > limits_.history_window) window_.pop_front();
+        window_push(stored);
         lobby_.store().append(record_.id, std::move(stored));
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
+    }
+
+    // ---- the history window ---------------------------------------------------------------
+
+    void window_push(StoredMessagePtr stored) {
+        if (!stored->message.client_id.empty())
+            sent_by_client_id_.emplace(stored->message.client_id, stored->message.seq);
+        window_.push_back(std::move(stored));
+        while (window_.size() > limits_.history_window) {
+            forget_client_id(*window_.front());
+            window_.pop_front();
+        }
+    }
+
+    void window_clear() {
+        window_.clear();
+        sent_by_client_id_.clear();
+    }
+
+    void forget_client_id(const StoredMessage& leaving) {
+        if (leaving.message.client_id.empty()) {
+            // A tombstone forgot its client_id: drop index entries that point
+            // before the window instead (rare: deletes only).
+            if (sent_by_client_id_.size() > window_.size()) {
+                const auto first = window_.size() > 1 ? window_[1]->message.seq : next_seq_;
+                for (auto it = sent_by_client_id_.begin(); it != sent_by_client_id_.end();)
+                    it = it->second < first ? sent_by_client_id_.erase(it) : std::next(it);
+            }
+            return;
+        }
+        auto [begin, end] = sent_by_client_id_.equal_range(leaving.message.client_id);
+        for (auto it = begin; it != end; ++it)
+            if (it->second == leaving.message.seq) {
+                sent_by_client_id_.erase(it);
+                return;
+            }
+    }
+
+    /// The message `author` already sent with `client_id`, while it is in the window.
+    const StoredMessage* already_sent(const std::string& author, const std::string& client_id) const {
+        if (client_id.empty() || author.empty() || window_.empty()) return nullptr;
+        const auto first = window_.front()->message.seq;
+        auto [begin, end] = sent_by_client_id_.equal_range(client_id);
+        for (auto it = begin; it != end; ++it) {
+            if (it->second < first || it->second - first >= window_.size()) continue;
+            const auto& m = *window_[it->second - first];
+            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) return &m;
+        }
+        return nullptr;
     }
 
     /// Clustered: the Bus numbers, stores and publishes the message; every node,
@@ -449,7 +525,7 @@ private:
             return fill_gap(event);
         auto message = detail::decode_message_frame(event.frame->text());
         if (!message) return;
-        if (event.seq > next_seq_) window_.clear();  // nobody here needs what is missing
+        if (event.seq > next_seq_) window_clear();  // nobody here needs what is missing
         message->seq = event.seq;
         message->author = event.author;
         deliver_sequenced(make_stored(std::move(*message)), event.frame);
@@ -457,8 +533,7 @@ private:
 
     void deliver_sequenced(StoredMessagePtr stored, const SharedFrame& frame) {
         next_seq_ = stored->message.seq + 1;
-        window_.push_back(std::move(stored));
-        while (window_.size() > limits_.history_window) window_.pop_front();
+        window_push(std::move(stored));
         Metrics::add(lobby_.metrics().messages_out, broadcast_local(frame));
     }
 
@@ -513,91 +588,101 @@ private:
         for (auto& stored : found) {
             if (stored->message.seq < next_seq_) continue;
             // Not in the store (trimmed, or the read failed): lost for good here.
-            if (stored->message.seq > next_seq_) window_.clear();
+            if (stored->message.seq > next_seq_) window_clear();
             if (stored->message.deleted) {
                 next_seq_ = stored->message.seq + 1;
-                window_.push_back(std::move(stored));
+                window_push(std::move(stored));
                 continue;
             }
             auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
             deliver_sequenced(std::move(stored), frame);
         }
         if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
-            window_.clear();
+            window_clear();
             next_seq_ = gap_end_;
         }
         // In order; one of them may find another gap, which holds the rest again.
         for (const auto& event : held) on_sequenced(event);
     }
 
-    /// Another node's broadcast: passed on as is; a delete done there also
-    /// tombstones this node's window.
-    void on_remote_frame(const SharedFrame& frame) {
-        if (cluster_ && frame->text().rfind(R"({"type":"deleted")", 0) == 0) {
-            rapidjson::Document doc;
-            std::string error;
-            if (detail::parse_json(frame->text(), doc, error) && doc.IsObject()) {
-                const auto* seq = detail::find_member(doc, "seq");
-                if (seq && seq->IsUint64() && !window_.empty() &&
-                    seq->GetUint64() >= window_.front()->message.seq &&
-                    seq->GetUint64() <= window_.back()->message.seq) {
-                    auto& slot = window_[seq->GetUint64() - window_.front()->message.seq];
-                    slot = make_tombstone(slot->message);
-                }
+    /// Another node's broadcast: passed on as is; a change to a message made
+    /// there (a delete, an edit) also changes this node's window.
+    void on_remote_event(const BusEvent& event) {
+        if (cluster_ && event.patch && !window_.empty()) {
+            const auto seq = event.patch->seq;
+            if (seq >= window_.front()->message.seq && seq <= window_.back()->message.seq) {
+                auto& slot = window_[seq - window_.front()->message.seq];
+                slot = event.patch->applied_to(slot->message);
             }
         }
-        broadcast_local(frame);
+        broadcast_local(event.frame);
     }
 
     /// The room's newest seq is `head` (learnt while no member was listening).
     void advance_to(std::uint64_t head) {
         if (head < next_seq_) return;
-        window_.clear();
+        window_clear();
         next_seq_ = head + 1;
     }
 
-    void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
+    /// A delete or an edit of message `patch.seq` by `session`: checked against
+    /// the message (from the window, or the store when older), then applied to
+    /// the window, the store and the other nodes, and broadcast.
+    void on_change(std::uint64_t session, MessagePatch patch, const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        const auto seq = patch.seq;
         if (seq == 0 || seq >= next_seq_)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
                                "no message " + std::to_string(seq));
         if (!window_.empty() && seq >= window_.front()->message.seq) {
             auto& slot = window_[seq - window_.front()->message.seq];
-            return remove_checked(session, slot, ref);
+            return change_checked(session, slot, patch, ref);
         }
         // Older than the window: ask the store, then re-check on this lane.
         lobby_.store().read(record_.id, HistoryQuery{seq - 1, seq + 1, 1},
-                            [self = this->shared_from_this(), session, seq, ref](HistoryPage page) {
-                                self->post([self, session, seq, ref,
+                            [self = this->shared_from_this(), session, patch = std::move(patch),
+                             ref](HistoryPage page) mutable {
+                                self->post([self, session, patch = std::move(patch), ref,
                                             page = std::move(page)]() mutable {
                                     StoredMessagePtr found;
                                     if (!page.messages.empty() &&
-                                        page.messages.front()->message.seq == seq)
+                                        page.messages.front()->message.seq == patch.seq)
                                         found = page.messages.front();
-                                    self->remove_checked(session, found, ref);
+                                    self->change_checked(session, found, patch, ref);
                                 });
                             });
     }
 
-    /// `slot` is the stored message (null when unknown); replaced by a tombstone
-    /// when the member wrote it.
-    void remove_checked(std::uint64_t session, StoredMessagePtr& slot, const detail::Ref& ref) {
+    /// `slot` is the stored message (null when unknown); replaced by its changed
+    /// version when the member wrote it (and, for an edit, it is recent enough).
+    void change_checked(std::uint64_t session, StoredMessagePtr& slot, const MessagePatch& patch,
+                        const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        const bool edit = patch.kind == MessagePatch::Kind::edited;
         if (!slot || slot->message.deleted)
-            return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
-                               "no such message");
+            return reply_error(m->client, m->handle, ref, ErrorCode::not_found, "no such message");
         // The author's identity, never the nickname: a nickname changes hands, and
         // a message whose author is unknown (stored before authors were kept)
         // belongs to nobody who can prove it.
         if (slot->message.author.empty() || slot->message.author != m->author)
             return reply_error(m->client, m->handle, ref, ErrorCode::forbidden,
-                               "only the author can delete a message");
-        const auto seq = slot->message.seq;
-        slot = make_tombstone(slot->message);
-        lobby_.store().mark_deleted(record_.id, slot);
-        broadcast(make_frame(detail::encode_deleted(record_.id, seq)));
+                               edit ? "only the author can edit a message"
+                                    : "only the author can delete a message");
+        if (edit && patch.edited_at - slot->message.ts >
+                        std::chrono::duration_cast<std::chrono::milliseconds>(limits_.edit_window).count())
+            return reply_error(m->client, m->handle, ref, ErrorCode::edit_expired,
+                               "messages can be edited for " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      limits_.edit_window)
+                                                      .count()) +
+                                   " s after they are sent");
+        slot = patch.applied_to(slot->message);
+        lobby_.store().update(record_.id, slot);
+        const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
+                                           : detail::encode_deleted(record_.id, patch.seq));
+        broadcast(frame, 0, patch);
     }
 
     void on_history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
@@ -724,7 +809,7 @@ private:
             if (event.seq != 0)
                 self->post([self, event] { self->on_sequenced(event); });
             else
-                self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
+                self->post([self, event] { self->on_remote_event(event); });
         });
         if (shares_members_) watch_members();
     }
@@ -834,6 +919,9 @@ private:
     std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
+    // The window's messages by client_id (several authors may use the same
+    // one), so a repeated `send` is found without scanning the window.
+    std::unordered_multimap<std::string, std::uint64_t> sent_by_client_id_;
     bool retired_ = false;
 
     typename Transport::timer_type typing_timer_{};

@@ -57,6 +57,9 @@ struct Limits {
     std::chrono::milliseconds gap_read_backoff{100};
     std::chrono::milliseconds gap_read_backoff_max{2000};
     std::size_t gap_read_attempts = 8;
+    /// How long after sending its author may edit a message: long enough to fix a
+    /// typo noticed later, short enough that a conversation is not rewritten.
+    std::chrono::milliseconds edit_window{15 * 60 * 1000};
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most

@@ -45,17 +45,17 @@ public:
         while (ring.size() > capacity_) ring.pop_front();
     }
 
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
+    void update(const std::string& room_id, StoredMessagePtr message) override {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = rooms_.find(room_id);
         if (it == rooms_.end()) return;
         auto& ring = it->second;
-        auto pos = std::lower_bound(ring.begin(), ring.end(), tombstone->message.seq,
+        auto pos = std::lower_bound(ring.begin(), ring.end(), message->message.seq,
                                     [](const StoredMessagePtr& m, std::uint64_t seq) {
                                         return m->message.seq < seq;
                                     });
-        if (pos != ring.end() && (*pos)->message.seq == tombstone->message.seq)
-            *pos = std::move(tombstone);
+        if (pos != ring.end() && (*pos)->message.seq == message->message.seq && !(*pos)->message.deleted)
+            *pos = std::move(message);
     }
 
     void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {

@@ -21,6 +21,8 @@ struct ChatMessage {
     std::string from;
     std::string text;
     std::string client_id;
+    /// When the author last edited the text (ms since the Unix epoch); 0: never.
+    std::int64_t edited_at = 0;
     bool deleted = false;
     /// Who wrote it, for the delete check: a digest of the author's resume
     /// token (detail::author_identity), which survives a nick change and a
@@ -29,14 +31,14 @@ struct ChatMessage {
     /// nobody may delete the message.
     std::string author;
 
-    /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
+    /// The wire form `{seq, ts, from, text, client_id?, edited_at?}` or `{seq, ts, deleted:true}`.
     /// Written directly into a string of its exact size (not through
     /// JsonWriter): it is built once per message.
     std::string to_json() const {
         using namespace std::string_view_literals;
         // Every string and integer is measured once; plain strings (nearly all)
         // are then copied without a second scan.
-        const detail::JsonInteger seq_text(seq), ts_text(ts);
+        const detail::JsonInteger seq_text(seq), ts_text(ts), edited_text(edited_at);
         detail::JsonStringPlan from_plan, text_plan, client_id_plan;
         // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
         std::size_t size = 13 + seq_text.size() + ts_text.size();
@@ -50,6 +52,7 @@ struct ChatMessage {
                 client_id_plan = detail::plan_json_string(client_id);
                 size += 13 + client_id_plan.size;
             }
+            if (edited_at != 0) size += 13 + edited_text.size();
         }
         std::string out(size, '\0');
         detail::JsonSink w(out.data());
@@ -61,6 +64,7 @@ struct ChatMessage {
         }
         w.raw(R"(,"from":)"sv).string(from, from_plan).raw(R"(,"text":)"sv).string(text, text_plan);
         if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id, client_id_plan);
+        if (edited_at != 0) w.raw(R"(,"edited_at":)"sv).raw(edited_text.text());
         w.raw("}"sv);
         assert(w.position() == out.data() + out.size());
         return out;
@@ -90,6 +94,14 @@ inline StoredMessagePtr make_stored(const ChatMessage& m) {
     return std::make_shared<const StoredMessage>(m);
 }
 
+/// `original` with its text replaced by the author at `edited_at`.
+inline StoredMessagePtr make_edited(const ChatMessage& original, std::string text, std::int64_t edited_at) {
+    ChatMessage m = original;
+    m.text = std::move(text);
+    m.edited_at = edited_at;
+    return make_stored(std::move(m));
+}
+
 inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
     ChatMessage t;
     t.seq = original.seq;
@@ -97,6 +109,23 @@ inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
     t.deleted = true;
     return make_stored(std::move(t));
 }
+
+/// A change to one stored message, by `seq`: what a Hub applies to its window,
+/// hands to `Store::update` (as the changed message) and shares with the other
+/// nodes of a cluster (`BusEvent::patch`).
+struct MessagePatch {
+    enum class Kind : unsigned char { deleted, edited };
+    Kind kind = Kind::deleted;
+    std::uint64_t seq = 0;
+    std::string text;            ///< edited: the new text
+    std::int64_t edited_at = 0;  ///< edited: when (ms since the Unix epoch)
+
+    /// `original` changed by this patch (a deleted message stays deleted).
+    StoredMessagePtr applied_to(const ChatMessage& original) const {
+        if (original.deleted || kind == Kind::deleted) return make_tombstone(original);
+        return make_edited(original, text, edited_at);
+    }
+};
 
 /// A room as the lobby lists it.
 struct RoomInfo {

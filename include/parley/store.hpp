@@ -59,11 +59,11 @@ private:
 
 /// Where rooms and history live beyond a Hub's in-memory window.
 ///
-/// Hubs call `append` and `mark_deleted` once per event from their lane; an
+/// Hubs call `append` and `update` once per event from their lane; an
 /// implementation that blocks (a database) must queue the work and return. `read`
 /// may answer on any thread, inline or later: the Hub posts the answer back to
 /// its own lane. Calls for one room arrive in order, and a `read` sees every
-/// `append` and `mark_deleted` made before it.
+/// `append` and `update` made before it.
 class Store {
 public:
     using ReadDone = std::function<void(HistoryPage)>;
@@ -78,8 +78,11 @@ public:
     virtual void remove_room(const std::string& room_id) = 0;
 
     virtual void append(const std::string& room_id, StoredMessagePtr message) = 0;
-    /// Replaces message `seq` by `tombstone` (same `seq`).
-    virtual void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) = 0;
+    /// Replaces the stored message with `message->message.seq` by `message`: a
+    /// tombstone (`deleted`), an edit (new `text`, `edited_at`). Nothing when no
+    /// such message is stored (trimmed) or it is a tombstone already: a deleted
+    /// message never comes back.
+    virtual void update(const std::string& room_id, StoredMessagePtr message) = 0;
     virtual void read(const std::string& room_id, HistoryQuery query, ReadDone done) = 0;
 
     /// Optional: whether `search` works. The Lobby answers `not_supported` otherwise.

@@ -499,6 +499,9 @@ struct Limits {
     std::chrono::milliseconds gap_read_backoff{100};
     std::chrono::milliseconds gap_read_backoff_max{2000};
     std::size_t gap_read_attempts = 8;
+    /// How long after sending its author may edit a message: long enough to fix a
+    /// typo noticed later, short enough that a conversation is not rewritten.
+    std::chrono::milliseconds edit_window{15 * 60 * 1000};
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most
@@ -579,6 +582,7 @@ enum class ErrorCode : unsigned char {
     server_busy,
     not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
     unavailable,    ///< a cluster backend (Redis) is unreachable; retry later
+    edit_expired,   ///< the message is older than `Limits::edit_window`
     count_  // number of codes; not a code
 };
 
@@ -592,7 +596,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
         "not_found",    "forbidden",         "user_not_found", "server_busy",
-        "not_supported", "unavailable"};
+        "not_supported", "unavailable",      "edit_expired"};
     return names[static_cast<std::size_t>(code)];
 }
 
@@ -902,6 +906,8 @@ struct ChatMessage {
     std::string from;
     std::string text;
     std::string client_id;
+    /// When the author last edited the text (ms since the Unix epoch); 0: never.
+    std::int64_t edited_at = 0;
     bool deleted = false;
     /// Who wrote it, for the delete check: a digest of the author's resume
     /// token (detail::author_identity), which survives a nick change and a
@@ -910,14 +916,14 @@ struct ChatMessage {
     /// nobody may delete the message.
     std::string author;
 
-    /// The wire form `{seq, ts, from, text, client_id?}` or `{seq, ts, deleted:true}`.
+    /// The wire form `{seq, ts, from, text, client_id?, edited_at?}` or `{seq, ts, deleted:true}`.
     /// Written directly into a string of its exact size (not through
     /// JsonWriter): it is built once per message.
     std::string to_json() const {
         using namespace std::string_view_literals;
         // Every string and integer is measured once; plain strings (nearly all)
         // are then copied without a second scan.
-        const detail::JsonInteger seq_text(seq), ts_text(ts);
+        const detail::JsonInteger seq_text(seq), ts_text(ts), edited_text(edited_at);
         detail::JsonStringPlan from_plan, text_plan, client_id_plan;
         // The literals below, in order: 7 + 6, then 16 or 8 + 8 (+ 13) + 1.
         std::size_t size = 13 + seq_text.size() + ts_text.size();
@@ -931,6 +937,7 @@ struct ChatMessage {
                 client_id_plan = detail::plan_json_string(client_id);
                 size += 13 + client_id_plan.size;
             }
+            if (edited_at != 0) size += 13 + edited_text.size();
         }
         std::string out(size, '\0');
         detail::JsonSink w(out.data());
@@ -942,6 +949,7 @@ struct ChatMessage {
         }
         w.raw(R"(,"from":)"sv).string(from, from_plan).raw(R"(,"text":)"sv).string(text, text_plan);
         if (!client_id.empty()) w.raw(R"(,"client_id":)"sv).string(client_id, client_id_plan);
+        if (edited_at != 0) w.raw(R"(,"edited_at":)"sv).raw(edited_text.text());
         w.raw("}"sv);
         assert(w.position() == out.data() + out.size());
         return out;
@@ -971,6 +979,14 @@ inline StoredMessagePtr make_stored(const ChatMessage& m) {
     return std::make_shared<const StoredMessage>(m);
 }
 
+/// `original` with its text replaced by the author at `edited_at`.
+inline StoredMessagePtr make_edited(const ChatMessage& original, std::string text, std::int64_t edited_at) {
+    ChatMessage m = original;
+    m.text = std::move(text);
+    m.edited_at = edited_at;
+    return make_stored(std::move(m));
+}
+
 inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
     ChatMessage t;
     t.seq = original.seq;
@@ -978,6 +994,23 @@ inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
     t.deleted = true;
     return make_stored(std::move(t));
 }
+
+/// A change to one stored message, by `seq`: what a Hub applies to its window,
+/// hands to `Store::update` (as the changed message) and shares with the other
+/// nodes of a cluster (`BusEvent::patch`).
+struct MessagePatch {
+    enum class Kind : unsigned char { deleted, edited };
+    Kind kind = Kind::deleted;
+    std::uint64_t seq = 0;
+    std::string text;            ///< edited: the new text
+    std::int64_t edited_at = 0;  ///< edited: when (ms since the Unix epoch)
+
+    /// `original` changed by this patch (a deleted message stays deleted).
+    StoredMessagePtr applied_to(const ChatMessage& original) const {
+        if (original.deleted || kind == Kind::deleted) return make_tombstone(original);
+        return make_edited(original, text, edited_at);
+    }
+};
 
 /// A room as the lobby lists it.
 struct RoomInfo {
@@ -1055,11 +1088,11 @@ private:
 
 /// Where rooms and history live beyond a Hub's in-memory window.
 ///
-/// Hubs call `append` and `mark_deleted` once per event from their lane; an
+/// Hubs call `append` and `update` once per event from their lane; an
 /// implementation that blocks (a database) must queue the work and return. `read`
 /// may answer on any thread, inline or later: the Hub posts the answer back to
 /// its own lane. Calls for one room arrive in order, and a `read` sees every
-/// `append` and `mark_deleted` made before it.
+/// `append` and `update` made before it.
 class Store {
 public:
     using ReadDone = std::function<void(HistoryPage)>;
@@ -1074,8 +1107,11 @@ public:
     virtual void remove_room(const std::string& room_id) = 0;
 
     virtual void append(const std::string& room_id, StoredMessagePtr message) = 0;
-    /// Replaces message `seq` by `tombstone` (same `seq`).
-    virtual void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) = 0;
+    /// Replaces the stored message with `message->message.seq` by `message`: a
+    /// tombstone (`deleted`), an edit (new `text`, `edited_at`). Nothing when no
+    /// such message is stored (trimmed) or it is a tombstone already: a deleted
+    /// message never comes back.
+    virtual void update(const std::string& room_id, StoredMessagePtr message) = 0;
     virtual void read(const std::string& room_id, HistoryQuery query, ReadDone done) = 0;
 
     /// Optional: whether `search` works. The Lobby answers `not_supported` otherwise.
@@ -1324,17 +1360,17 @@ public:
         while (ring.size() > capacity_) ring.pop_front();
     }
 
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
+    void update(const std::string& room_id, StoredMessagePtr message) override {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = rooms_.find(room_id);
         if (it == rooms_.end()) return;
         auto& ring = it->second;
-        auto pos = std::lower_bound(ring.begin(), ring.end(), tombstone->message.seq,
+        auto pos = std::lower_bound(ring.begin(), ring.end(), message->message.seq,
                                     [](const StoredMessagePtr& m, std::uint64_t seq) {
                                         return m->message.seq < seq;
                                     });
-        if (pos != ring.end() && (*pos)->message.seq == tombstone->message.seq)
-            *pos = std::move(tombstone);
+        if (pos != ring.end() && (*pos)->message.seq == message->message.seq && !(*pos)->message.deleted)
+            *pos = std::move(message);
     }
 
     void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {
@@ -1413,6 +1449,9 @@ struct BusEvent {
     /// events reach every node, the origin included, in `seq` order.
     std::uint64_t seq = 0;
     std::string author;       ///< of a sequenced message: its author identity, a token digest (internal, never sent)
+    /// A change to a message made on the origin node (`frame` is its broadcast):
+    /// the other nodes apply it to their history windows.
+    std::optional<MessagePatch> patch;
 };
 
 /// A chat message handed to a sequencing Bus. The Bus picks `seq`; the frame
@@ -1610,13 +1649,13 @@ public:
                                const std::string& nick, SharedFrame frame) {
         (void)member;
         (void)nick;
-        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}, {}});
     }
     /// `member` of `node` left `room_id`; `frame` is the presence broadcast.
     virtual void member_unlisted(const std::string& node, const std::string& room_id, const std::string& member,
                                  SharedFrame frame) {
         (void)member;
-        publish(BusEvent{node, room_id, std::move(frame), 0, {}});
+        publish(BusEvent{node, room_id, std::move(frame), 0, {}, {}});
     }
     /// The members other nodes list in `room_id`, read once the room's
     /// subscription is confirmed (so later changes arrive through `watch_members`);
@@ -2380,6 +2419,7 @@ inline std::string encode_welcome(const Ref& ref, std::string_view session, std:
     w.field("typing_throttle_ms", ms(limits.typing_throttle));
     w.field("ping_interval_ms", ms(limits.ping_interval));
     w.field("idle_timeout_ms", ms(limits.idle_timeout));
+    w.field("edit_window_ms", ms(limits.edit_window));
     w.end_object();
     return w.finish();
 }
@@ -2525,6 +2565,13 @@ inline std::string encode_typing(std::string_view room, std::string_view nick, b
 inline std::string encode_deleted(std::string_view room, std::uint64_t seq) {
     JsonWriter w;
     return start(w, "deleted").field("room", room).field("seq", seq).finish();
+}
+
+/// `{"type":"edited","room":..,"seq":..,"text":..,"edited_at":..}`: an edit, to every member.
+inline std::string encode_edited(std::string_view room, const ChatMessage& m) {
+    JsonWriter w;
+    start(w, "edited").field("room", room).field("seq", m.seq).field("text", m.text);
+    return w.key("edited_at").i64(m.edited_at).finish();
 }
 
 /// `room` empty: the direct reply to the one who changed name.
@@ -2819,7 +2866,23 @@ public:
         });
     }
     void remove_message(std::uint64_t session, std::uint64_t seq, detail::Ref ref) {
-        post([this, session, seq, ref = std::move(ref)] { on_remove(session, seq, ref); });
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::deleted;
+        patch.seq = seq;
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            on_change(session, std::move(patch), ref);
+        });
+    }
+    /// The author replaces the text of message `seq` (checked on this lane).
+    void edit_message(std::uint64_t session, std::uint64_t seq, std::string text, detail::Ref ref) {
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::edited;
+        patch.seq = seq;
+        patch.text = std::move(text);
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            patch.edited_at = wall_ms();
+            on_change(session, std::move(patch), ref);
+        });
     }
     void rename(std::uint64_t session, std::string old_nick, std::string nick) {
         post([this, session, old_nick = std::move(old_nick), nick = std::move(nick)] {
@@ -2909,12 +2972,21 @@ private:
         return sent;
     }
 
-    std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0) {
+    /// broadcast_local, then the same frame to the other nodes; `patch`: the
+    /// change to a message it announces, for their windows.
+    std::size_t broadcast(const SharedFrame& frame, std::uint64_t except = 0,
+                          std::optional<MessagePatch> patch = std::nullopt) {
         const auto sent = broadcast_local(frame, except);
         // Subscribed here and the only node subscribed: nobody else would get it.
         if (lobby_.bus().subscribed_nodes() > (subscribed_ ? 1u : 0u))
-            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}});
+            lobby_.bus().publish(BusEvent{lobby_.node_id(), record_.id, frame, 0, {}, std::move(patch)});
         return sent;
+    }
+
+    std::int64_t wall_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   transport_.wall_now().time_since_epoch())
+            .count();
     }
 
     void drop_slow_consumer(std::uint64_t session) {
@@ -3098,11 +3170,14 @@ private:
                  const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        // Exactly once: a send repeated with the same client_id (a resend after a
+        // lost echo, maybe on a new connection) gets the original back, alone.
+        if (!sent_by_client_id_.empty() && !client_id.empty())
+            if (const auto* original = already_sent(m->author, client_id))
+                return reply(*m, detail::encode_message_with_head(message_head_, *original));
         ChatMessage message;
         message.seq = cluster_ ? 0 : next_seq_++;  // clustered: the Bus numbers it
-        message.ts = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         transport_.wall_now().time_since_epoch())
-                         .count();
+        message.ts = wall_ms();
         message.from = m->nick;
         message.author = m->author;
         message.text = std::move(text);
@@ -3111,12 +3186,60 @@ private:
         if (cluster_) return send_sequenced(session, std::move(message), ref);
         auto stored = make_stored(std::move(message));
         auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
-        window_.push_back(stored);
-        while (window_.size() > limits_.history_window) window_.pop_front();
+        window_push(stored);
         lobby_.store().append(record_.id, std::move(stored));
         Metrics::add(lobby_.metrics().messages_in);
         // Counted as delivered: a slow consumer dropped instead is not.
         Metrics::add(lobby_.metrics().messages_out, broadcast(frame));
+    }
+
+    // ---- the history window ---------------------------------------------------------------
+
+    void window_push(StoredMessagePtr stored) {
+        if (!stored->message.client_id.empty())
+            sent_by_client_id_.emplace(stored->message.client_id, stored->message.seq);
+        window_.push_back(std::move(stored));
+        while (window_.size() > limits_.history_window) {
+            forget_client_id(*window_.front());
+            window_.pop_front();
+        }
+    }
+
+    void window_clear() {
+        window_.clear();
+        sent_by_client_id_.clear();
+    }
+
+    void forget_client_id(const StoredMessage& leaving) {
+        if (leaving.message.client_id.empty()) {
+            // A tombstone forgot its client_id: drop index entries that point
+            // before the window instead (rare: deletes only).
+            if (sent_by_client_id_.size() > window_.size()) {
+                const auto first = window_.size() > 1 ? window_[1]->message.seq : next_seq_;
+                for (auto it = sent_by_client_id_.begin(); it != sent_by_client_id_.end();)
+                    it = it->second < first ? sent_by_client_id_.erase(it) : std::next(it);
+            }
+            return;
+        }
+        auto [begin, end] = sent_by_client_id_.equal_range(leaving.message.client_id);
+        for (auto it = begin; it != end; ++it)
+            if (it->second == leaving.message.seq) {
+                sent_by_client_id_.erase(it);
+                return;
+            }
+    }
+
+    /// The message `author` already sent with `client_id`, while it is in the window.
+    const StoredMessage* already_sent(const std::string& author, const std::string& client_id) const {
+        if (client_id.empty() || author.empty() || window_.empty()) return nullptr;
+        const auto first = window_.front()->message.seq;
+        auto [begin, end] = sent_by_client_id_.equal_range(client_id);
+        for (auto it = begin; it != end; ++it) {
+            if (it->second < first || it->second - first >= window_.size()) continue;
+            const auto& m = *window_[it->second - first];
+            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) return &m;
+        }
+        return nullptr;
     }
 
     /// Clustered: the Bus numbers, stores and publishes the message; every node,
@@ -3159,7 +3282,7 @@ private:
             return fill_gap(event);
         auto message = detail::decode_message_frame(event.frame->text());
         if (!message) return;
-        if (event.seq > next_seq_) window_.clear();  // nobody here needs what is missing
+        if (event.seq > next_seq_) window_clear();  // nobody here needs what is missing
         message->seq = event.seq;
         message->author = event.author;
         deliver_sequenced(make_stored(std::move(*message)), event.frame);
@@ -3167,8 +3290,7 @@ private:
 
     void deliver_sequenced(StoredMessagePtr stored, const SharedFrame& frame) {
         next_seq_ = stored->message.seq + 1;
-        window_.push_back(std::move(stored));
-        while (window_.size() > limits_.history_window) window_.pop_front();
+        window_push(std::move(stored));
         Metrics::add(lobby_.metrics().messages_out, broadcast_local(frame));
     }
 
@@ -3223,91 +3345,101 @@ private:
         for (auto& stored : found) {
             if (stored->message.seq < next_seq_) continue;
             // Not in the store (trimmed, or the read failed): lost for good here.
-            if (stored->message.seq > next_seq_) window_.clear();
+            if (stored->message.seq > next_seq_) window_clear();
             if (stored->message.deleted) {
                 next_seq_ = stored->message.seq + 1;
-                window_.push_back(std::move(stored));
+                window_push(std::move(stored));
                 continue;
             }
             auto frame = make_frame(detail::encode_message_with_head(message_head_, *stored));
             deliver_sequenced(std::move(stored), frame);
         }
         if (next_seq_ < gap_end_) {  // the newest missing ones are gone too: never ask again
-            window_.clear();
+            window_clear();
             next_seq_ = gap_end_;
         }
         // In order; one of them may find another gap, which holds the rest again.
         for (const auto& event : held) on_sequenced(event);
     }
 
-    /// Another node's broadcast: passed on as is; a delete done there also
-    /// tombstones this node's window.
-    void on_remote_frame(const SharedFrame& frame) {
-        if (cluster_ && frame->text().rfind(R"({"type":"deleted")", 0) == 0) {
-            rapidjson::Document doc;
-            std::string error;
-            if (detail::parse_json(frame->text(), doc, error) && doc.IsObject()) {
-                const auto* seq = detail::find_member(doc, "seq");
-                if (seq && seq->IsUint64() && !window_.empty() &&
-                    seq->GetUint64() >= window_.front()->message.seq &&
-                    seq->GetUint64() <= window_.back()->message.seq) {
-                    auto& slot = window_[seq->GetUint64() - window_.front()->message.seq];
-                    slot = make_tombstone(slot->message);
-                }
+    /// Another node's broadcast: passed on as is; a change to a message made
+    /// there (a delete, an edit) also changes this node's window.
+    void on_remote_event(const BusEvent& event) {
+        if (cluster_ && event.patch && !window_.empty()) {
+            const auto seq = event.patch->seq;
+            if (seq >= window_.front()->message.seq && seq <= window_.back()->message.seq) {
+                auto& slot = window_[seq - window_.front()->message.seq];
+                slot = event.patch->applied_to(slot->message);
             }
         }
-        broadcast_local(frame);
+        broadcast_local(event.frame);
     }
 
     /// The room's newest seq is `head` (learnt while no member was listening).
     void advance_to(std::uint64_t head) {
         if (head < next_seq_) return;
-        window_.clear();
+        window_clear();
         next_seq_ = head + 1;
     }
 
-    void on_remove(std::uint64_t session, std::uint64_t seq, const detail::Ref& ref) {
+    /// A delete or an edit of message `patch.seq` by `session`: checked against
+    /// the message (from the window, or the store when older), then applied to
+    /// the window, the store and the other nodes, and broadcast.
+    void on_change(std::uint64_t session, MessagePatch patch, const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        const auto seq = patch.seq;
         if (seq == 0 || seq >= next_seq_)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
                                "no message " + std::to_string(seq));
         if (!window_.empty() && seq >= window_.front()->message.seq) {
             auto& slot = window_[seq - window_.front()->message.seq];
-            return remove_checked(session, slot, ref);
+            return change_checked(session, slot, patch, ref);
         }
         // Older than the window: ask the store, then re-check on this lane.
         lobby_.store().read(record_.id, HistoryQuery{seq - 1, seq + 1, 1},
-                            [self = this->shared_from_this(), session, seq, ref](HistoryPage page) {
-                                self->post([self, session, seq, ref,
+                            [self = this->shared_from_this(), session, patch = std::move(patch),
+                             ref](HistoryPage page) mutable {
+                                self->post([self, session, patch = std::move(patch), ref,
                                             page = std::move(page)]() mutable {
                                     StoredMessagePtr found;
                                     if (!page.messages.empty() &&
-                                        page.messages.front()->message.seq == seq)
+                                        page.messages.front()->message.seq == patch.seq)
                                         found = page.messages.front();
-                                    self->remove_checked(session, found, ref);
+                                    self->change_checked(session, found, patch, ref);
                                 });
                             });
     }
 
-    /// `slot` is the stored message (null when unknown); replaced by a tombstone
-    /// when the member wrote it.
-    void remove_checked(std::uint64_t session, StoredMessagePtr& slot, const detail::Ref& ref) {
+    /// `slot` is the stored message (null when unknown); replaced by its changed
+    /// version when the member wrote it (and, for an edit, it is recent enough).
+    void change_checked(std::uint64_t session, StoredMessagePtr& slot, const MessagePatch& patch,
+                        const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        const bool edit = patch.kind == MessagePatch::Kind::edited;
         if (!slot || slot->message.deleted)
-            return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
-                               "no such message");
+            return reply_error(m->client, m->handle, ref, ErrorCode::not_found, "no such message");
         // The author's identity, never the nickname: a nickname changes hands, and
         // a message whose author is unknown (stored before authors were kept)
         // belongs to nobody who can prove it.
         if (slot->message.author.empty() || slot->message.author != m->author)
             return reply_error(m->client, m->handle, ref, ErrorCode::forbidden,
-                               "only the author can delete a message");
-        const auto seq = slot->message.seq;
-        slot = make_tombstone(slot->message);
-        lobby_.store().mark_deleted(record_.id, slot);
-        broadcast(make_frame(detail::encode_deleted(record_.id, seq)));
+                               edit ? "only the author can edit a message"
+                                    : "only the author can delete a message");
+        if (edit && patch.edited_at - slot->message.ts >
+                        std::chrono::duration_cast<std::chrono::milliseconds>(limits_.edit_window).count())
+            return reply_error(m->client, m->handle, ref, ErrorCode::edit_expired,
+                               "messages can be edited for " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      limits_.edit_window)
+                                                      .count()) +
+                                   " s after they are sent");
+        slot = patch.applied_to(slot->message);
+        lobby_.store().update(record_.id, slot);
+        const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
+                                           : detail::encode_deleted(record_.id, patch.seq));
+        broadcast(frame, 0, patch);
     }
 
     void on_history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
@@ -3434,7 +3566,7 @@ private:
             if (event.seq != 0)
                 self->post([self, event] { self->on_sequenced(event); });
             else
-                self->post([self, frame = event.frame] { self->on_remote_frame(frame); });
+                self->post([self, event] { self->on_remote_event(event); });
         });
         if (shares_members_) watch_members();
     }
@@ -3544,6 +3676,9 @@ private:
     std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
+    // The window's messages by client_id (several authors may use the same
+    // one), so a repeated `send` is found without scanning the window.
+    std::unordered_multimap<std::string, std::uint64_t> sent_by_client_id_;
     bool retired_ = false;
 
     typename Transport::timer_type typing_timer_{};
@@ -3961,6 +4096,7 @@ private:
         if (type == "leave") return on_leave(rq);
         if (type == "history") return on_history(rq);
         if (type == "delete") return on_delete(rq);
+        if (type == "edit") return on_edit(rq);
         if (type == "rooms") return on_rooms(rq);
         if (type == "watch_lobby") return on_watch_lobby(rq);
         if (type == "create_room") return on_create_room(rq);
@@ -3970,7 +4106,7 @@ private:
     }
 
     static bool is_known_type(std::string_view type) {
-        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "rooms",
+        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "edit", "rooms",
                            "watch_lobby", "create_room", "nick", "dm", "search"})
             if (type == known) return true;
         return false;
@@ -4168,6 +4304,15 @@ private:
         const auto room = rq.required_string("room");
         const auto seq = rq.required_count("seq");
         if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
+    }
+
+    /// The new text is checked like a `send`'s; the Hub checks authorship and age.
+    void on_edit(detail::Request& rq) {
+        const auto room = rq.required_string("room");
+        const auto seq = rq.required_count("seq");
+        const auto text = rq.required_string("text");
+        if (!valid_text(rq, text)) return;
+        if (auto hub = joined_hub(rq, room)) hub->edit_message(session_, seq, std::string(text), rq.ref());
     }
 
     /// Search needs no membership (any identified client may read any room's

@@ -162,6 +162,50 @@ describe('restart', () => {
     }
   });
 
+  test('an edit is seen live, survives a restart, and a repeated send is stored once', async () => {
+    const db = newDb();
+    let server = await startServer({ env: { PARLEY_DB: db } });
+    const room = await createRoom(server, 'Edits');
+    const { client: alice } = await loginAndJoin(server, 'e_alice', room.id);
+    const { client: bob } = await loginAndJoin(server, 'e_bob', room.id);
+    assert.equal(alice.welcome.limits.edit_window_ms, 15 * 60 * 1000);
+    alice.send({ type: 'send', room: room.id, text: 'helo wrold', client_id: 'e1' });
+    const sent = await alice.next((f) => f.type === 'message' && f.client_id === 'e1');
+    // The same client_id again: only alice hears back, with the original.
+    alice.send({ type: 'send', room: room.id, text: 'helo wrold', client_id: 'e1' });
+    const again = await alice.next((f) => f.type === 'message' && f.client_id === 'e1');
+    assert.deepEqual(again, sent);
+    const refused = await bob.request({ type: 'edit', room: room.id, seq: sent.seq, text: 'mine now' });
+    assert.equal(refused.code, 'forbidden');
+    alice.send({ type: 'edit', room: room.id, seq: sent.seq, text: 'hello world' });
+    const edited = await bob.next((f) => f.type === 'edited');
+    assert.deepEqual(Object.keys(edited), ['type', 'room', 'seq', 'text', 'edited_at']);
+    assert.equal(edited.text, 'hello world');
+    assert.ok(edited.edited_at >= sent.ts);
+    await alice.next((f) => f.type === 'edited' && f.seq === sent.seq);
+    assert.equal(bob.unread.filter((f) => f.type === 'message').length, 1, 'bob got the message once');
+    alice.close();
+    bob.close();
+
+    assert.equal((await server.stop('SIGTERM')).code, 0, server.stderr());
+    server = await startServer({ env: { PARLEY_DB: db } });
+    try {
+      const history = await fullHistory(server, room.id);
+      assert.equal(history.length, 1, JSON.stringify(history));
+      assert.equal(history[0].text, 'hello world');
+      assert.equal(history[0].edited_at, edited.edited_at);
+      const found = await http(server, `/api/rooms/${room.id}/messages?q=world`);
+      assert.deepEqual(found.json.messages.map((m) => m.text), ['hello world']);
+      const stale = await http(server, `/api/rooms/${room.id}/messages?q=wrold`);
+      assert.deepEqual(stale.json.messages, []);
+      const { joined } = await loginAndJoin(server, 'e_carol', room.id);
+      assert.equal(joined.messages[0].text, 'hello world');
+      assert.equal(joined.messages[0].edited_at, edited.edited_at);
+    } finally {
+      await server.kill();
+    }
+  });
+
   test('kill -9 while clients send: every message broadcast a flush interval before is kept once, in order',
     async (t) => {
       const db = newDb();

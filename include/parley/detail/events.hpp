@@ -57,6 +57,7 @@ inline std::string encode_welcome(const Ref& ref, std::string_view session, std:
     w.field("typing_throttle_ms", ms(limits.typing_throttle));
     w.field("ping_interval_ms", ms(limits.ping_interval));
     w.field("idle_timeout_ms", ms(limits.idle_timeout));
+    w.field("edit_window_ms", ms(limits.edit_window));
     w.end_object();
     return w.finish();
 }
@@ -202,6 +203,13 @@ inline std::string encode_typing(std::string_view room, std::string_view nick, b
 inline std::string encode_deleted(std::string_view room, std::uint64_t seq) {
     JsonWriter w;
     return start(w, "deleted").field("room", room).field("seq", seq).finish();
+}
+
+/// `{"type":"edited","room":..,"seq":..,"text":..,"edited_at":..}`: an edit, to every member.
+inline std::string encode_edited(std::string_view room, const ChatMessage& m) {
+    JsonWriter w;
+    start(w, "edited").field("room", room).field("seq", m.seq).field("text", m.text);
+    return w.key("edited_at").i64(m.edited_at).finish();
 }
 
 /// `room` empty: the direct reply to the one who changed name.

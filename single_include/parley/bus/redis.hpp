@@ -633,6 +633,8 @@ public:
     std::string room_seq(const std::string& room) const { return tagged(room) + ":seq"; }
     std::string room_stream(const std::string& room) const { return tagged(room) + ":stream"; }
     std::string room_deleted(const std::string& room) const { return tagged(room) + ":deleted"; }
+    /// Edited texts by entry id ("edited_at\ntext"), applied on read like tombstones.
+    std::string room_edits(const std::string& room) const { return tagged(room) + ":edits"; }
     std::string room_channel(const std::string& room) const { return prefix_ + "chan:room:" + room; }
     std::string rooms() const { return prefix_ + "rooms"; }
     std::string lobby_channel() const { return prefix_ + "chan:lobby"; }
@@ -752,12 +754,13 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted}. KEYS: stream, tombstone set.
+/// each as {id, fields, deleted, edit} (edit: "edited_at\ntext", or nil).
+/// KEYS: stream, tombstone set, edits hash.
 inline constexpr const char* read = R"lua(
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local out = {}
 for i, e in ipairs(entries) do
-  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1])}
+  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1])}
 end
 return out
 )lua";
@@ -1017,7 +1020,10 @@ public:
     void publish(const BusEvent& event) override {
         asio::dispatch(strand_, [self = shared_from_this(), event] {
             if (!self->cmd_->up()) return;  // presence and typing are not worth queueing
-            std::string payload = event.origin_node + "\n0\n\n";
+            // origin \n 0 \n patch (one line of JSON, or empty) \n frame
+            std::string payload = event.origin_node + "\n0\n";
+            if (event.patch) payload.append(encode_patch(*event.patch));
+            payload.push_back('\n');
             payload.append(event.frame->text());
             self->cmd_->command({"PUBLISH", self->keys_.room_channel(event.room_id), std::move(payload)},
                                 [](std::optional<RedisReply>) {});
@@ -1427,11 +1433,41 @@ private:
         } catch (const std::exception&) {
             return;
         }
-        event.author = payload.substr(b + 1, c - b - 1);
+        // The third line: a sequenced message's author, or another event's patch.
+        if (event.seq != 0) event.author = payload.substr(b + 1, c - b - 1);
+        else if (c > b + 1) event.patch = decode_patch(std::string_view(payload).substr(b + 1, c - b - 1));
         event.frame = make_frame(payload.substr(c + 1));
         auto handlers = it->second;  // a handler may unsubscribe
         for (auto& [node, handler] : handlers)
             if (event.seq != 0 || node != event.origin_node) handler(event);
+    }
+
+    /// A MessagePatch as one line of JSON (strings escape their newlines).
+    static std::string encode_patch(const MessagePatch& patch) {
+        detail::JsonWriter w;
+        w.field("seq", patch.seq);
+        if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
+        w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
+        return w.finish();
+    }
+
+    static std::optional<MessagePatch> decode_patch(std::string_view line) {
+        rapidjson::Document doc;
+        std::string error;
+        if (!detail::parse_json(line, doc, error) || !doc.IsObject()) return std::nullopt;
+        const auto* seq = detail::find_member(doc, "seq");
+        if (!seq || !seq->IsUint64()) return std::nullopt;
+        MessagePatch patch;
+        patch.seq = seq->GetUint64();
+        const auto* deleted = detail::find_member(doc, "deleted");
+        if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
+        const auto* text = detail::find_member(doc, "text");
+        const auto* at = detail::find_member(doc, "edited_at");
+        if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;
+        patch.kind = MessagePatch::Kind::edited;
+        patch.text.assign(text->GetString(), text->GetStringLength());
+        patch.edited_at = at->GetInt64();
+        return patch;
     }
 
     void lobby_event(const std::string& payload) {
@@ -1779,7 +1815,8 @@ PARLEY_NAMESPACE_BEGIN
 
 /// History and rooms in Redis, shared by every node of a cluster: each room's
 /// messages are the stream the RedisBus append script writes (so `append` has
-/// nothing left to do), tombstones are a set of entry ids applied on read, and
+/// nothing left to do), tombstones are a set of entry ids and edits a hash of
+/// them, both applied on read, and
 /// rooms are one hash. Use it together with the RedisBus it is given.
 class RedisStore final : public Store {
 public:
@@ -1860,15 +1897,25 @@ public:
             saved_.erase(room_id);
         }
         bus_->command({"HDEL", keys_.rooms(), room_id}, [](auto) {});
-        bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id)},
+        bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id),
+                       keys_.room_edits(room_id)},
                       [](auto) {});
     }
 
     /// Nothing to do: RedisBus's append script already wrote the stream.
     void append(const std::string&, StoredMessagePtr) override {}
 
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
-        bus_->command({"SADD", keys_.room_deleted(room_id), RedisKeys::entry_id(tombstone->message.seq)},
+    /// A tombstone joins the deleted set (and drops any edit: its text is gone);
+    /// an edit replaces the entry's text through the edits hash.
+    void update(const std::string& room_id, StoredMessagePtr message) override {
+        const auto& m = message->message;
+        const auto id = RedisKeys::entry_id(m.seq);
+        if (m.deleted) {
+            bus_->command({"SADD", keys_.room_deleted(room_id), id}, [](auto) {});
+            bus_->command({"HDEL", keys_.room_edits(room_id), id}, [](auto) {});
+            return;
+        }
+        bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
                       [](auto) {});
     }
 
@@ -1876,7 +1923,8 @@ public:
         if (query.limit == 0 || (query.before != 0 && query.before <= query.after + 1))
             return done(HistoryPage{});
         const std::string max = query.before == 0 ? "+" : RedisKeys::entry_id(query.before - 1);
-        bus_->eval_script(redis_scripts::read, {keys_.room_stream(room_id), keys_.room_deleted(room_id)},
+        bus_->eval_script(redis_scripts::read,
+                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id)},
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
@@ -1916,9 +1964,10 @@ private:
         return r;
     }
 
-    /// {id, [field, value, ...], deleted} -> a message (a tombstone when deleted).
+    /// {id, [field, value, ...], deleted, edit?} -> a message (a tombstone when
+    /// deleted, the edited text when edited).
     static StoredMessagePtr decode_entry(const RedisReply& e) {
-        if (e.kind != RedisReply::Kind::array || e.elements.size() != 3) return nullptr;
+        if (e.kind != RedisReply::Kind::array || e.elements.size() < 3) return nullptr;
         ChatMessage m;
         m.seq = std::strtoull(e.elements[0].str.c_str(), nullptr, 10);
         if (m.seq == 0) return nullptr;
@@ -1933,6 +1982,14 @@ private:
             else if (k == "author") m.author = v;
         }
         if (e.elements[2].integer == 1) return make_tombstone(m);
+        if (e.elements.size() > 3 && e.elements[3].is_string()) {
+            const auto& edit = e.elements[3].str;
+            const auto cut = edit.find('\n');
+            if (cut != std::string::npos) {
+                m.edited_at = std::strtoll(edit.substr(0, cut).c_str(), nullptr, 10);
+                m.text = edit.substr(cut + 1);
+            }
+        }
         return make_stored(std::move(m));
     }
 

@@ -198,7 +198,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 4> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 5> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -267,6 +267,13 @@ INSERT INTO store_state (key, value) VALUES ('open', '0');
      // step have none and can be deleted by nobody: a nickname proves nothing.
      R"sql(
 ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
+)sql"},
+    {5, "message edits",
+     // `edited_at`: when the author last replaced the text (ms since the Unix
+     // epoch), 0 for never. The text index follows an edit through the update
+     // trigger of step 2 (it fires on `text`).
+     R"sql(
+ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;
 )sql"},
 }};
 
@@ -431,7 +438,7 @@ inline std::string fts5_query(const std::vector<std::string>& terms) {
 /// The SQLite Store: rooms and messages (with tombstones) in one file, kept
 /// across restarts, with full-text search.
 ///
-/// Writes (`append`, `mark_deleted`, `save_room`, `remove_room`) are queued and
+/// Writes (`append`, `update`, `save_room`, `remove_room`) are queued and
 /// return at once; a writer thread commits them in one transaction per batch,
 /// at the latest `flush_interval` after they arrived. Reads and searches run on a
 /// reader thread with its own connection (WAL lets it read while the writer
@@ -602,11 +609,11 @@ public:
         enqueue(std::move(op));
     }
 
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
+    void update(const std::string& room_id, StoredMessagePtr message) override {
         Op op;
-        op.kind = Op::Kind::tombstone;
+        op.kind = Op::Kind::update;
         op.room = room_id;
-        op.message = std::move(tombstone);
+        op.message = std::move(message);
         enqueue(std::move(op));
     }
 
@@ -629,7 +636,7 @@ private:
 
     /// One queued write. `ticket` orders them; `queued` starts the flush clock.
     struct Op {
-        enum class Kind : unsigned char { append, tombstone, save_room, remove_room };
+        enum class Kind : unsigned char { append, update, save_room, remove_room };
         Kind kind = Kind::append;
         std::string room;
         StoredMessagePtr message;
@@ -639,7 +646,7 @@ private:
     };
 
     struct WriterStatements {
-        detail::SqliteStatement stage_message, insert_staged, clear_staged, tombstone, upsert_room,
+        detail::SqliteStatement stage_message, insert_staged, clear_staged, update_message, upsert_room,
             delete_room_messages, delete_room, raise_last_seq, trim_count, trim_age;
     };
     struct ReaderStatements {
@@ -698,20 +705,22 @@ private:
         writer_db_.exec_or_throw(
             "CREATE TEMP TABLE staged_messages (room TEXT NOT NULL, seq INTEGER NOT NULL, "
             "ts INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL, client_id TEXT NOT NULL, "
-            "deleted INTEGER NOT NULL, author TEXT NOT NULL)",
+            "deleted INTEGER NOT NULL, author TEXT NOT NULL, edited_at INTEGER NOT NULL)",
             "cannot create the staging table");
         auto& w = writer_;
         w.stage_message = writer_db_.prepare(
-            "INSERT INTO temp.staged_messages (room, seq, ts, sender, text, client_id, deleted, author) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+            "INSERT INTO temp.staged_messages (room, seq, ts, sender, text, client_id, deleted, author, edited_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         w.insert_staged = writer_db_.prepare(
-            "INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted, author) "
-            "SELECT room, seq, ts, sender, text, client_id, deleted, author FROM temp.staged_messages "
+            "INSERT INTO messages (room, seq, ts, sender, text, client_id, deleted, author, edited_at) "
+            "SELECT room, seq, ts, sender, text, client_id, deleted, author, edited_at FROM temp.staged_messages "
             "WHERE true ORDER BY rowid ON CONFLICT (room, seq) DO NOTHING");
         w.clear_staged = writer_db_.prepare("DELETE FROM temp.staged_messages");
-        w.tombstone = writer_db_.prepare(
-            "UPDATE messages SET deleted = 1, sender = '', text = '', client_id = '', author = '' "
-            "WHERE room = ?1 AND seq = ?2 AND deleted = 0");
+        // Every mutable column from the message, so any change (a delete, an
+        // edit) is one statement; a tombstone is never changed back.
+        w.update_message = writer_db_.prepare(
+            "UPDATE messages SET sender = ?3, text = ?4, client_id = ?5, deleted = ?6, author = ?7, "
+            "edited_at = ?8 WHERE room = ?1 AND seq = ?2 AND deleted = 0");
         w.upsert_room = writer_db_.prepare(
             "INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
@@ -733,10 +742,10 @@ private:
         reader_db_.exec_or_throw("PRAGMA query_only = 1", "cannot open the read connection");
         auto& r = reader_;
         r.read_range = reader_db_.prepare(
-            "SELECT seq, ts, sender, text, client_id, deleted, author FROM messages "
+            "SELECT seq, ts, sender, text, client_id, deleted, author, edited_at FROM messages "
             "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4");
         r.search = reader_db_.prepare(
-            "SELECT m.seq, m.ts, m.sender, m.text, m.client_id, 0, m.author FROM messages_fts "
+            "SELECT m.seq, m.ts, m.sender, m.text, m.client_id, 0, m.author, m.edited_at FROM messages_fts "
             "JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ?1 AND m.room = ?2 AND m.deleted = 0 "
             "ORDER BY messages_fts.rank, m.seq DESC LIMIT ?3 OFFSET ?4");
@@ -793,7 +802,7 @@ private:
     void drop_over_bound() {
         std::size_t dropped = 0;
         for (auto it = queue_.begin(); queue_.size() + inflight_ > options_.max_pending && it != queue_.end();) {
-            if (it->kind == Op::Kind::append || it->kind == Op::Kind::tombstone) {
+            if (it->kind == Op::Kind::append || it->kind == Op::Kind::update) {
                 forget_overlay(*it);
                 it = queue_.erase(it);
                 ++dropped;
@@ -959,14 +968,29 @@ private:
                              .bind(6, m.deleted ? std::string_view("") : std::string_view(m.client_id))
                              .bind(7, std::int64_t{m.deleted ? 1 : 0})
                              .bind(8, m.deleted ? std::string_view("") : std::string_view(m.author))
+                             .bind(9, m.deleted ? std::int64_t{0} : m.edited_at)
                              .run();
                     auto& high = appended[op.room];
                     high = std::max(high, m.seq);
                     break;
                 }
-                case Op::Kind::tombstone:
-                    rc = w.tombstone.reset().bind(1, op.room).bind_u64(2, op.message->message.seq).run();
+                case Op::Kind::update: {
+                    const auto& m = op.message->message;
+                    const auto kept = [&m](const std::string& field) {
+                        return m.deleted ? std::string_view("") : std::string_view(field);
+                    };
+                    rc = w.update_message.reset()
+                             .bind(1, op.room)
+                             .bind_u64(2, m.seq)
+                             .bind(3, kept(m.from))
+                             .bind(4, kept(m.text))
+                             .bind(5, kept(m.client_id))
+                             .bind(6, std::int64_t{m.deleted ? 1 : 0})
+                             .bind(7, kept(m.author))
+                             .bind(8, m.deleted ? std::int64_t{0} : m.edited_at)
+                             .run();
                     break;
+                }
                 case Op::Kind::save_room: {
                     const auto& r = op.record;
                     rc = w.upsert_room.reset()
@@ -1053,13 +1077,14 @@ private:
             m.text = stmt.text(3);
             m.client_id = stmt.text(4);
             m.author = stmt.text(6);
+            m.edited_at = stmt.int64(7);
         }
         return make_stored(std::move(m));
     }
 
     /// Reader thread: the newest `limit` messages in the range, from the file and
     /// from writes not yet committed. The pending ones are copied first, so a
-    /// write committed in between is found in the file (a tombstone always wins).
+    /// write committed in between is found in the file (the newer version wins).
     HistoryPage read_now(const std::string& room, const HistoryQuery& query) {
         const std::uint64_t before = query.before == 0 ? std::numeric_limits<std::uint64_t>::max() : query.before;
         std::vector<StoredMessagePtr> pending;
@@ -1086,7 +1111,10 @@ private:
         }
         for (auto& m : pending) {
             auto& slot = merged[m->message.seq];
-            if (!slot || !slot->message.deleted) slot = std::move(m);
+            // The newer version wins: a tombstone always, else the later edit (a
+            // pending copy may predate an edit committed since it was taken).
+            if (!slot || (!slot->message.deleted && m->message.edited_at >= slot->message.edited_at))
+                slot = std::move(m);
         }
         HistoryPage page;
         auto first = merged.begin();
@@ -1102,13 +1130,15 @@ private:
         SearchPage page;
         const auto fts = detail::fts5_query(detail::search_terms(query.text, query.text.size()));
         if (fts.empty() || query.limit == 0) return page;
-        std::unordered_set<std::uint64_t> deleted;
+        // Uncommitted deletes and edits: a deleted match is left out, an edited
+        // one shown as edited (its new words are found once committed).
+        std::unordered_map<std::uint64_t, StoredMessagePtr> changed;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             auto it = overlay_.find(room);
             if (it != overlay_.end())
                 for (const auto& [seq, m] : it->second)
-                    if (m->message.deleted) deleted.insert(seq);
+                    if (m->message.deleted || m->message.edited_at != 0) changed.emplace(seq, m);
         }
         std::lock_guard<std::mutex> lock(reader_db_mutex_);
         auto& stmt = reader_.search.reset();
@@ -1121,7 +1151,12 @@ private:
                 continue;
             }
             auto m = row_message(stmt, false);
-            if (!deleted.count(m->message.seq)) page.messages.push_back(std::move(m));
+            auto pending = changed.find(m->message.seq);
+            if (pending != changed.end()) {
+                if (pending->second->message.deleted) continue;
+                if (pending->second->message.edited_at >= m->message.edited_at) m = pending->second;
+            }
+            page.messages.push_back(std::move(m));
         }
         stmt.reset();
         if (rc != SQLITE_DONE) {

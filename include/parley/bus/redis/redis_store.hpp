@@ -22,7 +22,8 @@ PARLEY_NAMESPACE_BEGIN
 
 /// History and rooms in Redis, shared by every node of a cluster: each room's
 /// messages are the stream the RedisBus append script writes (so `append` has
-/// nothing left to do), tombstones are a set of entry ids applied on read, and
+/// nothing left to do), tombstones are a set of entry ids and edits a hash of
+/// them, both applied on read, and
 /// rooms are one hash. Use it together with the RedisBus it is given.
 class RedisStore final : public Store {
 public:
@@ -103,15 +104,25 @@ public:
             saved_.erase(room_id);
         }
         bus_->command({"HDEL", keys_.rooms(), room_id}, [](auto) {});
-        bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id)},
+        bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id),
+                       keys_.room_edits(room_id)},
                       [](auto) {});
     }
 
     /// Nothing to do: RedisBus's append script already wrote the stream.
     void append(const std::string&, StoredMessagePtr) override {}
 
-    void mark_deleted(const std::string& room_id, StoredMessagePtr tombstone) override {
-        bus_->command({"SADD", keys_.room_deleted(room_id), RedisKeys::entry_id(tombstone->message.seq)},
+    /// A tombstone joins the deleted set (and drops any edit: its text is gone);
+    /// an edit replaces the entry's text through the edits hash.
+    void update(const std::string& room_id, StoredMessagePtr message) override {
+        const auto& m = message->message;
+        const auto id = RedisKeys::entry_id(m.seq);
+        if (m.deleted) {
+            bus_->command({"SADD", keys_.room_deleted(room_id), id}, [](auto) {});
+            bus_->command({"HDEL", keys_.room_edits(room_id), id}, [](auto) {});
+            return;
+        }
+        bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
                       [](auto) {});
     }
 
@@ -119,7 +130,8 @@ public:
         if (query.limit == 0 || (query.before != 0 && query.before <= query.after + 1))
             return done(HistoryPage{});
         const std::string max = query.before == 0 ? "+" : RedisKeys::entry_id(query.before - 1);
-        bus_->eval_script(redis_scripts::read, {keys_.room_stream(room_id), keys_.room_deleted(room_id)},
+        bus_->eval_script(redis_scripts::read,
+                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id)},
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
@@ -159,9 +171,10 @@ private:
         return r;
     }
 
-    /// {id, [field, value, ...], deleted} -> a message (a tombstone when deleted).
+    /// {id, [field, value, ...], deleted, edit?} -> a message (a tombstone when
+    /// deleted, the edited text when edited).
     static StoredMessagePtr decode_entry(const RedisReply& e) {
-        if (e.kind != RedisReply::Kind::array || e.elements.size() != 3) return nullptr;
+        if (e.kind != RedisReply::Kind::array || e.elements.size() < 3) return nullptr;
         ChatMessage m;
         m.seq = std::strtoull(e.elements[0].str.c_str(), nullptr, 10);
         if (m.seq == 0) return nullptr;
@@ -176,6 +189,14 @@ private:
             else if (k == "author") m.author = v;
         }
         if (e.elements[2].integer == 1) return make_tombstone(m);
+        if (e.elements.size() > 3 && e.elements[3].is_string()) {
+            const auto& edit = e.elements[3].str;
+            const auto cut = edit.find('\n');
+            if (cut != std::string::npos) {
+                m.edited_at = std::strtoll(edit.substr(0, cut).c_str(), nullptr, 10);
+                m.text = edit.substr(cut + 1);
+            }
+        }
         return make_stored(std::move(m));
     }
 

@@ -82,12 +82,13 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted}. KEYS: stream, tombstone set.
+/// each as {id, fields, deleted, edit} (edit: "edited_at\ntext", or nil).
+/// KEYS: stream, tombstone set, edits hash.
 inline constexpr const char* read = R"lua(
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local out = {}
 for i, e in ipairs(entries) do
-  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1])}
+  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1])}
 end
 return out
 )lua";

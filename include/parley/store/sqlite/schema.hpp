@@ -24,7 +24,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 4> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 5> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -93,6 +93,13 @@ INSERT INTO store_state (key, value) VALUES ('open', '0');
      // step have none and can be deleted by nobody: a nickname proves nothing.
      R"sql(
 ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
+)sql"},
+    {5, "message edits",
+     // `edited_at`: when the author last replaced the text (ms since the Unix
+     // epoch), 0 for never. The text index follows an edit through the update
+     // trigger of step 2 (it fires on `text`).
+     R"sql(
+ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;
 )sql"},
 }};
 
