@@ -12,6 +12,9 @@
 #include <parley/fwd.hpp>
 #include <parley/limits.hpp>
 #include <parley/metrics.hpp>
+#include <parley/protocol/error_reply.hpp>
+#include <parley/protocol/request_table.hpp>
+#include <parley/protocol/requests.hpp>
 #include <parley/transport.hpp>
 #include <parley/version.hpp>
 
@@ -86,6 +89,7 @@ public:
 private:
     friend class Lobby<Transport>;
     friend class Hub<Transport>;
+    friend struct protocol::RequestTable<Client>;  // its rows name the handlers below
     using time_point = std::chrono::steady_clock::time_point;
 
     /// Runs `work` on this lane, keeping this object alive until then. The
@@ -226,39 +230,17 @@ private:
         post([this] { resume(); });
     }
 
+    /// Answers `rq` through its row of the request table (protocol/request_table.hpp).
     void dispatch(detail::Request& rq) {
-        const auto type = rq.type();
-        // The common request first (the same answers as the chain below).
-        if (type == "send") {
-            if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
-            return on_send(rq);
-        }
-        if (type == "ping") return send(detail::encode_pong(rq.ref()));
-        if (type == "hello") return on_hello(rq);
-        if (!is_known_type(type))
+        const auto* request = protocol::RequestTable<Client>::find(rq.type());
+        if (!request)
             return error(rq.ref(), ErrorCode::unknown_type,
-                         "unknown request type \"" + std::string(type) + "\"");
-        if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
-        if (type == "send") return on_send(rq);
-        if (type == "typing") return on_typing(rq);
-        if (type == "join") return on_join(rq);
-        if (type == "leave") return on_leave(rq);
-        if (type == "history") return on_history(rq);
-        if (type == "delete") return on_delete(rq);
-        if (type == "edit") return on_edit(rq);
-        if (type == "rooms") return on_rooms(rq);
-        if (type == "watch_lobby") return on_watch_lobby(rq);
-        if (type == "create_room") return on_create_room(rq);
-        if (type == "nick") return on_nick(rq);
-        if (type == "dm") return on_dm(rq);
-        if (type == "search") return on_search(rq);
-    }
-
-    static bool is_known_type(std::string_view type) {
-        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "edit", "rooms",
-                           "watch_lobby", "create_room", "nick", "dm", "search"})
-            if (type == known) return true;
-        return false;
+                         "unknown request type \"" + std::string(rq.type()) + "\"");
+        if (request->gate == protocol::Gate::after_hello && nick_.empty())
+            return error(rq.ref(), ErrorCode::not_identified, "send hello first");
+        if (request->gate == protocol::Gate::before_hello && !nick_.empty())
+            return error(rq.ref(), ErrorCode::already_identified, "already identified as " + nick_);
+        request->run(*this, rq);
     }
 
     /// Ends a request whose fields failed validation; true when it did.
@@ -268,20 +250,15 @@ private:
         return true;
     }
 
-    // ---- requests ----------------------------------------------------------------------------
+    // ---- requests: the handlers of the request table, called with valid fields ----------------
 
-    void on_hello(detail::Request& rq) {
-        if (!nick_.empty())
-            return error(rq.ref(), ErrorCode::already_identified, "already identified as " + nick_);
-        const auto nick = rq.required_string("nick");
-        const auto token = rq.optional_string("token");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_nick(nick, limits_))
-            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+    void on_ping(detail::Request& rq, const protocol::NoFields&) { send(detail::encode_pong(rq.ref())); }
+
+    void on_hello(detail::Request& rq, const protocol::HelloFields& hello) {
         busy_ = true;
-        claiming_ = std::string(nick);
-        lobby_.claim_nick(this->shared_from_this(), std::string(nick),
-                          std::string(token.value_or("")), rq.ref());
+        claiming_ = std::string(hello.nick);
+        lobby_.claim_nick(this->shared_from_this(), std::string(hello.nick), std::string(hello.token),
+                          rq.ref());
     }
 
     /// The Lobby's answer to hello: `token` empty means the nick was refused.
@@ -299,14 +276,10 @@ private:
         });
     }
 
-    void on_nick(detail::Request& rq) {
-        const auto nick = rq.required_string("nick");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_nick(nick, limits_))
-            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+    void on_nick(detail::Request& rq, const protocol::NickFields& fields) {
         busy_ = true;
-        claiming_ = std::string(nick);
-        lobby_.rename(this->shared_from_this(), nick_, std::string(nick), rq.ref());
+        claiming_ = std::string(fields.nick);
+        lobby_.rename(this->shared_from_this(), nick_, std::string(fields.nick), rq.ref());
     }
 
     void renamed(std::string nick, detail::Ref ref) {
@@ -320,34 +293,23 @@ private:
         });
     }
 
-    void on_rooms(detail::Request& rq) {
+    void on_rooms(detail::Request& rq, const protocol::NoFields&) {
         busy_ = true;
         lobby_.list_rooms(this->shared_from_this(), rq.ref());
     }
 
-    void on_watch_lobby(detail::Request& rq) {
+    void on_watch_lobby(detail::Request& rq, const protocol::NoFields&) {
         busy_ = true;
         lobby_.add_watcher(this->shared_from_this(), rq.ref());
     }
 
-    void on_create_room(detail::Request& rq) {
-        const auto name = rq.required_string("name");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_room_name(name, limits_))
-            return error(rq.ref(), ErrorCode::room_name_invalid,
-                         "a room name has 1 to " + std::to_string(limits_.max_room_name_chars) +
-                             " characters, no control characters and no leading or trailing space");
+    void on_create_room(detail::Request& rq, const protocol::CreateRoomFields& fields) {
         busy_ = true;
-        lobby_.create_room_for(this->shared_from_this(), std::string(name), rq.ref());
+        lobby_.create_room_for(this->shared_from_this(), std::string(fields.name), rq.ref());
     }
 
-    void on_join(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto since = rq.optional_count("since");
-        const auto epoch = rq.optional_string("epoch");
-        const auto history = rq.optional_count("history");
-        if (rejected(rq)) return;
-        if (!rooms_.count(std::string(room)) && rooms_.size() >= limits_.max_rooms_per_client)
+    void on_join(detail::Request& rq, const protocol::JoinFields& fields) {
+        if (!rooms_.count(fields.room) && rooms_.size() >= limits_.max_rooms_per_client)
             return error(rq.ref(), ErrorCode::too_many_rooms,
                          "at most " + std::to_string(limits_.max_rooms_per_client) +
                              " rooms at once");
@@ -357,12 +319,12 @@ private:
         join.session = session_;
         join.nick = nick_;
         join.author = detail::author_identity(token_);
-        join.since = since;
-        if (epoch) join.epoch = std::string(*epoch);
-        join.history = history;
+        join.since = fields.since;
+        if (fields.epoch) join.epoch = std::string(*fields.epoch);
+        join.history = fields.history;
         join.ref = rq.ref();
         busy_ = true;
-        lobby_.route_join(std::string(room), std::move(join));
+        lobby_.route_join(std::string(fields.room), std::move(join));
     }
 
     /// The Hub's answer to join: `hub` null when it was refused.
@@ -379,131 +341,70 @@ private:
     /// The Hub of a joined room, or an error reply and null. A plain pointer,
     /// held by rooms_, so the hot path copies no shared_ptr; valid until rooms_ changes.
     Hub<Transport>* joined_hub(detail::Request& rq, std::string_view room) {
-        if (rejected(rq)) return nullptr;
         auto it = rooms_.find(room);
         if (it != rooms_.end()) return it->second.get();
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
     }
 
-    void on_leave(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        auto it = joined_hub(rq, room) ? rooms_.find(room) : rooms_.end();
+    void on_leave(detail::Request& rq, const protocol::LeaveFields& fields) {
+        auto it = joined_hub(rq, fields.room) ? rooms_.find(fields.room) : rooms_.end();
         if (it == rooms_.end()) return;
         const HubPtr hub = std::move(it->second);
         rooms_.erase(it);
         hub->leave(session_, rq.ref());
     }
 
-    /// Checks message text; true when it is acceptable.
-    bool valid_text(detail::Request& rq, std::string_view text) {
-        if (rejected(rq)) return false;
-        bool blank = true;
-        detail::CodePoints cps(text);
-        for (std::uint32_t cp; blank && cps.next(cp);)
-            blank = detail::is_space_or_invisible(cp);
-        if (blank) return error(rq.ref(), ErrorCode::text_empty, "text is empty"), false;
-        if (detail::count_code_points(text) > limits_.max_text_chars)
-            return error(rq.ref(), ErrorCode::text_too_long,
-                         "text is longer than " + std::to_string(limits_.max_text_chars) +
-                             " characters"),
-                   false;
-        return true;
-    }
-
-    std::optional<std::string> client_id(detail::Request& rq) {
-        const auto id = rq.optional_string("client_id");
-        if (id && id->size() > limits_.max_client_id_bytes)
-            rq.fail(ErrorCode::bad_request,
-                    "\"client_id\" is longer than " + std::to_string(limits_.max_client_id_bytes) +
-                        " bytes");
-        return id ? std::optional<std::string>(std::string(*id)) : std::nullopt;
-    }
-
-    void on_send(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto text = rq.required_string("text");
-        auto id = client_id(rq);
-        if (!valid_text(rq, text)) return;
+    void on_send(detail::Request& rq, const protocol::SendFields& fields) {
+        auto hub = joined_hub(rq, fields.room);
+        if (!hub) return;
+        std::string id(fields.client_id);
         // The request's text becomes the message's: the last use of its views.
-        if (auto hub = joined_hub(rq, room))
-            hub->send(session_, rq.take_string(text), std::move(id).value_or(""), rq.ref());
+        hub->send(session_, rq.take_string(fields.text), std::move(id), rq.ref());
     }
 
-    void on_typing(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const bool active = rq.required_bool("active");
-        if (auto hub = joined_hub(rq, room)) hub->typing(session_, active, rq.ref());
+    void on_typing(detail::Request& rq, const protocol::TypingFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room)) hub->typing(session_, fields.active, rq.ref());
     }
 
-    void on_history(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto before = rq.optional_count("before");
-        const auto limit = rq.optional_count("limit");
-        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
-            rq.fail(ErrorCode::bad_request,
-                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
-        if (auto hub = joined_hub(rq, room))
-            hub->history(session_, before,
-                         static_cast<std::size_t>(limit.value_or(limits_.join_history_default)),
-                         rq.ref());
+    void on_history(detail::Request& rq, const protocol::HistoryFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->history(session_, fields.before, fields.limit, rq.ref());
     }
 
-    void on_delete(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto seq = rq.required_count("seq");
-        if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
+    void on_delete(detail::Request& rq, const protocol::DeleteFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room)) hub->remove_message(session_, fields.seq, rq.ref());
     }
 
     /// The new text is checked like a `send`'s; the Hub checks authorship and age.
-    void on_edit(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto seq = rq.required_count("seq");
-        const auto text = rq.required_string("text");
-        if (!valid_text(rq, text)) return;
-        if (auto hub = joined_hub(rq, room)) hub->edit_message(session_, seq, std::string(text), rq.ref());
+    void on_edit(detail::Request& rq, const protocol::EditFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->edit_message(session_, fields.seq, std::string(fields.text), rq.ref());
     }
 
     /// Search needs no membership (any identified client may read any room's
     /// history over REST too); the Lobby checks the room and the words.
-    void on_search(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto q = rq.required_string("q");
-        const auto limit = rq.optional_count("limit");
-        const auto offset = rq.optional_count("offset");
-        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
-            rq.fail(ErrorCode::bad_request,
-                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
-        if (rejected(rq)) return;
+    void on_search(detail::Request& rq, const protocol::SearchFields& fields) {
         busy_ = true;
-        lobby_.search_for(this->shared_from_this(), std::string(room), std::string(q),
-                          static_cast<std::size_t>(limit.value_or(limits_.search_page_default)),
-                          offset.value_or(0), rq.ref());
+        lobby_.search_for(this->shared_from_this(), std::string(fields.room), std::string(fields.q),
+                          fields.limit, fields.offset, rq.ref());
     }
 
-    void on_dm(detail::Request& rq) {
-        const auto to = rq.required_string("to");
-        const auto text = rq.required_string("text");
-        auto id = client_id(rq);
-        if (!valid_text(rq, text)) return;
+    void on_dm(detail::Request& rq, const protocol::DmFields& fields) {
         busy_ = true;
-        lobby_.direct_message(this->shared_from_this(), nick_, std::string(to), std::string(text),
-                              id.value_or(""), rq.ref());
+        lobby_.direct_message(this->shared_from_this(), nick_, std::string(fields.to),
+                              std::string(fields.text), std::string(fields.client_id), rq.ref());
     }
 
     // ---- outbound ---------------------------------------------------------------------------
 
-    std::string nick_rule() const {
-        return "a nickname has " + std::to_string(limits_.min_nick_chars) + " to " +
-               std::to_string(limits_.max_nick_chars) +
-               " characters and no spaces or control characters";
-    }
+    void send(std::string text) { deliver(make_frame(std::move(text))); }
 
-    void send(std::string text) { lobby_.deliver(this->shared_from_this(), handle_, make_frame(std::move(text))); }
+    void deliver(const SharedFrame& frame) { lobby_.deliver(this->shared_from_this(), handle_, frame); }
 
     void error(const detail::Ref& ref, ErrorCode code, std::string_view message) {
-        lobby_.metrics().count_error(code);
-        send(detail::encode_error(ref, code, message));
+        protocol::send_error(lobby_.metrics(), [this](const SharedFrame& frame) { deliver(frame); }, ref,
+                             code, message);
     }
 
     Lobby<Transport>& lobby_;

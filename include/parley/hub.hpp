@@ -9,6 +9,7 @@
 #include <parley/fwd.hpp>
 #include <parley/message.hpp>
 #include <parley/metrics.hpp>
+#include <parley/protocol/error_reply.hpp>
 #include <parley/store.hpp>
 #include <parley/transport.hpp>
 #include <parley/version.hpp>
@@ -187,8 +188,8 @@ private:
     }
     void reply_error(const ClientPtr& client, const handle_type& handle, const detail::Ref& ref,
                      ErrorCode code, std::string_view message) {
-        lobby_.metrics().count_error(code);
-        lobby_.deliver(client, handle, make_frame(detail::encode_error(ref, code, message)));
+        auto to_client = [&](const SharedFrame& frame) { lobby_.deliver(client, handle, frame); };
+        protocol::send_error(lobby_.metrics(), to_client, ref, code, message);
     }
     /// Hub requests from a client that is no longer a member (it left, or was
     /// dropped) are answered through its session, which knows its handle.

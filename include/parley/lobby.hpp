@@ -12,6 +12,7 @@
 #include <parley/lobby_options.hpp>
 #include <parley/memory_store.hpp>
 #include <parley/metrics.hpp>
+#include <parley/protocol/error_reply.hpp>
 #include <parley/transport.hpp>
 #include <parley/version.hpp>
 
@@ -296,9 +297,9 @@ private:
         post([this, session, ref = std::move(ref), code, message = std::move(message)] {
             auto it = sessions_.find(session);
             if (it == sessions_.end()) return;
-            metrics_.count_error(code);
-            deliver(it->second, it->second->handle(),
-                    make_frame(detail::encode_error(ref, code, message)));
+            const ClientPtr& client = it->second;
+            auto to_client = [&](const SharedFrame& frame) { deliver(client, client->handle(), frame); };
+            protocol::send_error(metrics_, to_client, ref, code, message);
         });
     }
 
@@ -449,8 +450,8 @@ private:
 
     void refuse(const ClientPtr& client, const detail::Ref& ref, ErrorCode code,
                 const std::string& message) {
-        metrics_.count_error(code);
-        deliver(client, client->handle(), make_frame(detail::encode_error(ref, code, message)));
+        auto to_client = [&](const SharedFrame& frame) { deliver(client, client->handle(), frame); };
+        protocol::send_error(metrics_, to_client, ref, code, message);
         client->complete();
     }
 

@@ -2769,6 +2769,30 @@ private:
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/detail/remote_members.hpp> -----
+// ----- begin <parley/protocol/error_reply.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <string_view>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+namespace protocol {
+
+/// Answers a request with `{"type":"error","ref":...,"code":...,"message":...}`:
+/// the one path every error takes (Client, Hub and Lobby alike), so each is
+/// counted once under its code in `metrics` and has the same shape on the wire.
+/// `deliver(SharedFrame)` hands the frame to the requester's connection (the
+/// caller's way there, which keeps its outbound budget and slow-consumer rule).
+template <class Deliver>
+void send_error(Metrics& metrics, Deliver&& deliver, const detail::Ref& ref, ErrorCode code,
+                std::string_view message) {
+    metrics.count_error(code);
+    std::forward<Deliver>(deliver)(make_frame(detail::encode_error(ref, code, message)));
+}
+
+}  // namespace protocol
+PARLEY_NAMESPACE_END
+// ----- end <parley/protocol/error_reply.hpp> -----
 
 #include <algorithm>
 #include <chrono>
@@ -2944,8 +2968,8 @@ private:
     }
     void reply_error(const ClientPtr& client, const handle_type& handle, const detail::Ref& ref,
                      ErrorCode code, std::string_view message) {
-        lobby_.metrics().count_error(code);
-        lobby_.deliver(client, handle, make_frame(detail::encode_error(ref, code, message)));
+        auto to_client = [&](const SharedFrame& frame) { lobby_.deliver(client, handle, frame); };
+        protocol::send_error(lobby_.metrics(), to_client, ref, code, message);
     }
     /// Hub requests from a client that is no longer a member (it left, or was
     /// dropped) are answered through its session, which knows its handle.
@@ -3865,6 +3889,323 @@ private:
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/detail/token_bucket.hpp> -----
+// ----- begin <parley/protocol/request_table.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+// ----- begin <parley/protocol/requests.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+PARLEY_NAMESPACE_BEGIN
+namespace protocol {
+
+// The validation column of the request table (request_table.hpp): what each
+// request of docs/protocol.md carries, read and checked in one pass.
+//
+// `read` records the first problem on the request (Request::fail keeps the
+// first), so the order of the reads is the order of the answers: a field that
+// is missing or of the wrong type (bad_request) is reported before a rule on a
+// value (nick_invalid, text_too_long, ...). Rules that need the session's state
+// (too_many_rooms, not_in_room) belong to the handlers. The string views point
+// into the request and live as long as its text.
+
+/// The rule a nickname breaks, as told to the client.
+inline std::string nick_rule(const Limits& limits) {
+    return "a nickname has " + std::to_string(limits.min_nick_chars) + " to " +
+           std::to_string(limits.max_nick_chars) + " characters and no spaces or control characters";
+}
+
+/// The rule a room name breaks, as told to the client.
+inline std::string room_name_rule(const Limits& limits) {
+    return "a room name has 1 to " + std::to_string(limits.max_room_name_chars) +
+           " characters, no control characters and no leading or trailing space";
+}
+
+namespace checks {
+
+inline void nick(detail::Request& rq, std::string_view nick, const Limits& limits) {
+    if (!rq.problem() && !detail::is_valid_nick(nick, limits))
+        rq.fail(ErrorCode::nick_invalid, nick_rule(limits));
+}
+
+/// Message text: something visible, within max_text_chars.
+inline void text(detail::Request& rq, std::string_view text, const Limits& limits) {
+    if (rq.problem()) return;
+    bool blank = true;
+    detail::CodePoints cps(text);
+    for (std::uint32_t cp; blank && cps.next(cp);) blank = detail::is_space_or_invisible(cp);
+    if (blank) return rq.fail(ErrorCode::text_empty, "text is empty");
+    if (detail::count_code_points(text) > limits.max_text_chars)
+        rq.fail(ErrorCode::text_too_long,
+                "text is longer than " + std::to_string(limits.max_text_chars) + " characters");
+}
+
+/// The optional `client_id` of send and dm; empty when absent.
+inline std::string_view client_id(detail::Request& rq, const Limits& limits) {
+    const auto id = rq.optional_string("client_id").value_or(std::string_view{});
+    if (id.size() > limits.max_client_id_bytes)
+        rq.fail(ErrorCode::bad_request, "\"client_id\" is longer than " +
+                                            std::to_string(limits.max_client_id_bytes) + " bytes");
+    return id;
+}
+
+/// The optional `limit` of a page (history, search), or `fallback`.
+inline std::size_t page_limit(detail::Request& rq, std::optional<std::uint64_t> limit,
+                              std::size_t fallback, const Limits& limits) {
+    if (!limit) return fallback;
+    if (*limit == 0 || *limit > limits.max_history_page)
+        rq.fail(ErrorCode::bad_request,
+                "\"limit\" must be 1 to " + std::to_string(limits.max_history_page));
+    return static_cast<std::size_t>(*limit);
+}
+
+}  // namespace checks
+
+/// ping, rooms, watch_lobby: nothing beyond the envelope (`type`, `ref`).
+struct NoFields {
+    static NoFields read(detail::Request&, const Limits&) { return {}; }
+};
+
+struct HelloFields {
+    std::string_view nick;
+    std::string_view token;  ///< empty when absent: a new identity
+    static HelloFields read(detail::Request& rq, const Limits& limits) {
+        HelloFields f;
+        f.nick = rq.required_string("nick");
+        f.token = rq.optional_string("token").value_or(std::string_view{});
+        checks::nick(rq, f.nick, limits);
+        return f;
+    }
+};
+
+struct NickFields {
+    std::string_view nick;
+    static NickFields read(detail::Request& rq, const Limits& limits) {
+        NickFields f;
+        f.nick = rq.required_string("nick");
+        checks::nick(rq, f.nick, limits);
+        return f;
+    }
+};
+
+struct CreateRoomFields {
+    std::string_view name;
+    static CreateRoomFields read(detail::Request& rq, const Limits& limits) {
+        CreateRoomFields f;
+        f.name = rq.required_string("name");
+        if (!rq.problem() && !detail::is_valid_room_name(f.name, limits))
+            rq.fail(ErrorCode::room_name_invalid, room_name_rule(limits));
+        return f;
+    }
+};
+
+struct JoinFields {
+    std::string_view room;
+    std::optional<std::uint64_t> since;
+    std::optional<std::string_view> epoch;
+    std::optional<std::uint64_t> history;
+    static JoinFields read(detail::Request& rq, const Limits&) {
+        JoinFields f;
+        f.room = rq.required_string("room");
+        f.since = rq.optional_count("since");
+        f.epoch = rq.optional_string("epoch");
+        f.history = rq.optional_count("history");
+        return f;
+    }
+};
+
+/// leave: the room, which must be joined (the handler's rule).
+struct LeaveFields {
+    std::string_view room;
+    static LeaveFields read(detail::Request& rq, const Limits&) {
+        return LeaveFields{rq.required_string("room")};
+    }
+};
+
+struct SendFields {
+    std::string_view room;
+    std::string_view text;
+    std::string_view client_id;  ///< empty when absent
+    static SendFields read(detail::Request& rq, const Limits& limits) {
+        SendFields f;
+        f.room = rq.required_string("room");
+        f.text = rq.required_string("text");
+        f.client_id = checks::client_id(rq, limits);
+        checks::text(rq, f.text, limits);
+        return f;
+    }
+};
+
+struct TypingFields {
+    std::string_view room;
+    bool active = false;
+    static TypingFields read(detail::Request& rq, const Limits&) {
+        TypingFields f;
+        f.room = rq.required_string("room");
+        f.active = rq.required_bool("active");
+        return f;
+    }
+};
+
+struct HistoryFields {
+    std::string_view room;
+    std::optional<std::uint64_t> before;
+    std::size_t limit = 0;
+    static HistoryFields read(detail::Request& rq, const Limits& limits) {
+        HistoryFields f;
+        f.room = rq.required_string("room");
+        f.before = rq.optional_count("before");
+        f.limit = checks::page_limit(rq, rq.optional_count("limit"), limits.join_history_default, limits);
+        return f;
+    }
+};
+
+struct DeleteFields {
+    std::string_view room;
+    std::uint64_t seq = 0;
+    static DeleteFields read(detail::Request& rq, const Limits&) {
+        DeleteFields f;
+        f.room = rq.required_string("room");
+        f.seq = rq.required_count("seq");
+        return f;
+    }
+};
+
+struct EditFields {
+    std::string_view room;
+    std::uint64_t seq = 0;
+    std::string_view text;  ///< checked like a send's
+    static EditFields read(detail::Request& rq, const Limits& limits) {
+        EditFields f;
+        f.room = rq.required_string("room");
+        f.seq = rq.required_count("seq");
+        f.text = rq.required_string("text");
+        checks::text(rq, f.text, limits);
+        return f;
+    }
+};
+
+struct SearchFields {
+    std::string_view room;
+    std::string_view q;
+    std::size_t limit = 0;
+    std::uint64_t offset = 0;
+    static SearchFields read(detail::Request& rq, const Limits& limits) {
+        SearchFields f;
+        f.room = rq.required_string("room");
+        f.q = rq.required_string("q");
+        const auto limit = rq.optional_count("limit");
+        f.offset = rq.optional_count("offset").value_or(0);
+        f.limit = checks::page_limit(rq, limit, limits.search_page_default, limits);
+        return f;
+    }
+};
+
+struct DmFields {
+    std::string_view to;
+    std::string_view text;
+    std::string_view client_id;  ///< empty when absent
+    static DmFields read(detail::Request& rq, const Limits& limits) {
+        DmFields f;
+        f.to = rq.required_string("to");
+        f.text = rq.required_string("text");
+        f.client_id = checks::client_id(rq, limits);
+        checks::text(rq, f.text, limits);
+        return f;
+    }
+};
+
+}  // namespace protocol
+PARLEY_NAMESPACE_END
+// ----- end <parley/protocol/requests.hpp> -----
+
+#include <cstddef>
+#include <string_view>
+
+PARLEY_NAMESPACE_BEGIN
+namespace protocol {
+
+/// When a request may come, relative to `hello`.
+enum class Gate : unsigned char {
+    anytime,       ///< ping
+    before_hello,  ///< hello itself: after it, `already_identified`
+    after_hello,   ///< every other request: before hello, `not_identified`
+};
+
+/// One row of the request table.
+template <class Session>
+struct RequestEntry {
+    std::string_view type;  ///< the request's `type`
+    Gate gate;
+    /// Reads and validates the fields, answers the first problem, else runs the handler.
+    void (*run)(Session&, detail::Request&);
+};
+
+/// The requests of protocol v1 (docs/protocol.md), as `Session` (the Client)
+/// serves them. The table is the list of known types: a `type` not in it is
+/// `unknown_type`.
+///
+/// A row names the type, its gate, its validation (a `*Fields` type of
+/// requests.hpp, whose `read` checks the fields) and its handler, a member of
+/// the Session taking the request and the validated fields. Adding a request,
+/// say `{"type":"react","room":..,"seq":..,"emoji":..}`, is one row
+///
+///     {"react", Gate::after_hello, validated<ReactFields, &Session::on_react>},
+///
+/// plus the handler `void on_react(detail::Request&, const ReactFields&)` and,
+/// unless an existing `*Fields` fits, its `ReactFields` in requests.hpp; then
+/// docs/protocol.md and the dispatch test's list of types (tests/protocol_dispatch.cpp).
+///
+/// The Session befriends this table (its handlers are private) and provides
+/// `limits_` and `rejected(Request&)`, which answers a recorded problem.
+template <class Session>
+struct RequestTable {
+    using Entry = RequestEntry<Session>;
+
+    /// Validation, then the handler: `Handle` runs only when `Fields::read` found no problem.
+    template <class Fields, void (Session::*Handle)(detail::Request&, const Fields&)>
+    static void validated(Session& session, detail::Request& rq) {
+        const Fields fields = Fields::read(rq, session.limits_);
+        if (session.rejected(rq)) return;
+        (session.*Handle)(rq, fields);
+    }
+
+    // The most frequent first: lookup is a scan, and a send ends it at once.
+    static constexpr Entry entries[] = {
+        // type          gate               validation        handler
+        {"send",         Gate::after_hello,  validated<SendFields,       &Session::on_send>},
+        {"typing",       Gate::after_hello,  validated<TypingFields,     &Session::on_typing>},
+        {"ping",         Gate::anytime,      validated<NoFields,         &Session::on_ping>},
+        {"hello",        Gate::before_hello, validated<HelloFields,      &Session::on_hello>},
+        {"join",         Gate::after_hello,  validated<JoinFields,       &Session::on_join>},
+        {"leave",        Gate::after_hello,  validated<LeaveFields,      &Session::on_leave>},
+        {"history",      Gate::after_hello,  validated<HistoryFields,    &Session::on_history>},
+        {"delete",       Gate::after_hello,  validated<DeleteFields,     &Session::on_delete>},
+        {"edit",         Gate::after_hello,  validated<EditFields,       &Session::on_edit>},
+        {"rooms",        Gate::after_hello,  validated<NoFields,         &Session::on_rooms>},
+        {"watch_lobby",  Gate::after_hello,  validated<NoFields,         &Session::on_watch_lobby>},
+        {"create_room",  Gate::after_hello,  validated<CreateRoomFields, &Session::on_create_room>},
+        {"nick",         Gate::after_hello,  validated<NickFields,       &Session::on_nick>},
+        {"dm",           Gate::after_hello,  validated<DmFields,         &Session::on_dm>},
+        {"search",       Gate::after_hello,  validated<SearchFields,     &Session::on_search>},
+    };
+
+    /// The row of `type`, or null for an unknown type.
+    static const Entry* find(std::string_view type) noexcept {
+        for (const Entry& entry : entries)
+            if (entry.type == type) return &entry;
+        return nullptr;
+    }
+};
+
+}  // namespace protocol
+PARLEY_NAMESPACE_END
+// ----- end <parley/protocol/request_table.hpp> -----
 
 #include <atomic>
 #include <chrono>
@@ -3937,6 +4278,7 @@ public:
 private:
     friend class Lobby<Transport>;
     friend class Hub<Transport>;
+    friend struct protocol::RequestTable<Client>;  // its rows name the handlers below
     using time_point = std::chrono::steady_clock::time_point;
 
     /// Runs `work` on this lane, keeping this object alive until then. The
@@ -4077,39 +4419,17 @@ private:
         post([this] { resume(); });
     }
 
+    /// Answers `rq` through its row of the request table (protocol/request_table.hpp).
     void dispatch(detail::Request& rq) {
-        const auto type = rq.type();
-        // The common request first (the same answers as the chain below).
-        if (type == "send") {
-            if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
-            return on_send(rq);
-        }
-        if (type == "ping") return send(detail::encode_pong(rq.ref()));
-        if (type == "hello") return on_hello(rq);
-        if (!is_known_type(type))
+        const auto* request = protocol::RequestTable<Client>::find(rq.type());
+        if (!request)
             return error(rq.ref(), ErrorCode::unknown_type,
-                         "unknown request type \"" + std::string(type) + "\"");
-        if (nick_.empty()) return error(rq.ref(), ErrorCode::not_identified, "send hello first");
-        if (type == "send") return on_send(rq);
-        if (type == "typing") return on_typing(rq);
-        if (type == "join") return on_join(rq);
-        if (type == "leave") return on_leave(rq);
-        if (type == "history") return on_history(rq);
-        if (type == "delete") return on_delete(rq);
-        if (type == "edit") return on_edit(rq);
-        if (type == "rooms") return on_rooms(rq);
-        if (type == "watch_lobby") return on_watch_lobby(rq);
-        if (type == "create_room") return on_create_room(rq);
-        if (type == "nick") return on_nick(rq);
-        if (type == "dm") return on_dm(rq);
-        if (type == "search") return on_search(rq);
-    }
-
-    static bool is_known_type(std::string_view type) {
-        for (auto known : {"send", "typing", "join", "leave", "history", "delete", "edit", "rooms",
-                           "watch_lobby", "create_room", "nick", "dm", "search"})
-            if (type == known) return true;
-        return false;
+                         "unknown request type \"" + std::string(rq.type()) + "\"");
+        if (request->gate == protocol::Gate::after_hello && nick_.empty())
+            return error(rq.ref(), ErrorCode::not_identified, "send hello first");
+        if (request->gate == protocol::Gate::before_hello && !nick_.empty())
+            return error(rq.ref(), ErrorCode::already_identified, "already identified as " + nick_);
+        request->run(*this, rq);
     }
 
     /// Ends a request whose fields failed validation; true when it did.
@@ -4119,20 +4439,15 @@ private:
         return true;
     }
 
-    // ---- requests ----------------------------------------------------------------------------
+    // ---- requests: the handlers of the request table, called with valid fields ----------------
 
-    void on_hello(detail::Request& rq) {
-        if (!nick_.empty())
-            return error(rq.ref(), ErrorCode::already_identified, "already identified as " + nick_);
-        const auto nick = rq.required_string("nick");
-        const auto token = rq.optional_string("token");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_nick(nick, limits_))
-            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+    void on_ping(detail::Request& rq, const protocol::NoFields&) { send(detail::encode_pong(rq.ref())); }
+
+    void on_hello(detail::Request& rq, const protocol::HelloFields& hello) {
         busy_ = true;
-        claiming_ = std::string(nick);
-        lobby_.claim_nick(this->shared_from_this(), std::string(nick),
-                          std::string(token.value_or("")), rq.ref());
+        claiming_ = std::string(hello.nick);
+        lobby_.claim_nick(this->shared_from_this(), std::string(hello.nick), std::string(hello.token),
+                          rq.ref());
     }
 
     /// The Lobby's answer to hello: `token` empty means the nick was refused.
@@ -4150,14 +4465,10 @@ private:
         });
     }
 
-    void on_nick(detail::Request& rq) {
-        const auto nick = rq.required_string("nick");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_nick(nick, limits_))
-            return error(rq.ref(), ErrorCode::nick_invalid, nick_rule());
+    void on_nick(detail::Request& rq, const protocol::NickFields& fields) {
         busy_ = true;
-        claiming_ = std::string(nick);
-        lobby_.rename(this->shared_from_this(), nick_, std::string(nick), rq.ref());
+        claiming_ = std::string(fields.nick);
+        lobby_.rename(this->shared_from_this(), nick_, std::string(fields.nick), rq.ref());
     }
 
     void renamed(std::string nick, detail::Ref ref) {
@@ -4171,34 +4482,23 @@ private:
         });
     }
 
-    void on_rooms(detail::Request& rq) {
+    void on_rooms(detail::Request& rq, const protocol::NoFields&) {
         busy_ = true;
         lobby_.list_rooms(this->shared_from_this(), rq.ref());
     }
 
-    void on_watch_lobby(detail::Request& rq) {
+    void on_watch_lobby(detail::Request& rq, const protocol::NoFields&) {
         busy_ = true;
         lobby_.add_watcher(this->shared_from_this(), rq.ref());
     }
 
-    void on_create_room(detail::Request& rq) {
-        const auto name = rq.required_string("name");
-        if (rejected(rq)) return;
-        if (!detail::is_valid_room_name(name, limits_))
-            return error(rq.ref(), ErrorCode::room_name_invalid,
-                         "a room name has 1 to " + std::to_string(limits_.max_room_name_chars) +
-                             " characters, no control characters and no leading or trailing space");
+    void on_create_room(detail::Request& rq, const protocol::CreateRoomFields& fields) {
         busy_ = true;
-        lobby_.create_room_for(this->shared_from_this(), std::string(name), rq.ref());
+        lobby_.create_room_for(this->shared_from_this(), std::string(fields.name), rq.ref());
     }
 
-    void on_join(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto since = rq.optional_count("since");
-        const auto epoch = rq.optional_string("epoch");
-        const auto history = rq.optional_count("history");
-        if (rejected(rq)) return;
-        if (!rooms_.count(std::string(room)) && rooms_.size() >= limits_.max_rooms_per_client)
+    void on_join(detail::Request& rq, const protocol::JoinFields& fields) {
+        if (!rooms_.count(fields.room) && rooms_.size() >= limits_.max_rooms_per_client)
             return error(rq.ref(), ErrorCode::too_many_rooms,
                          "at most " + std::to_string(limits_.max_rooms_per_client) +
                              " rooms at once");
@@ -4208,12 +4508,12 @@ private:
         join.session = session_;
         join.nick = nick_;
         join.author = detail::author_identity(token_);
-        join.since = since;
-        if (epoch) join.epoch = std::string(*epoch);
-        join.history = history;
+        join.since = fields.since;
+        if (fields.epoch) join.epoch = std::string(*fields.epoch);
+        join.history = fields.history;
         join.ref = rq.ref();
         busy_ = true;
-        lobby_.route_join(std::string(room), std::move(join));
+        lobby_.route_join(std::string(fields.room), std::move(join));
     }
 
     /// The Hub's answer to join: `hub` null when it was refused.
@@ -4230,131 +4530,70 @@ private:
     /// The Hub of a joined room, or an error reply and null. A plain pointer,
     /// held by rooms_, so the hot path copies no shared_ptr; valid until rooms_ changes.
     Hub<Transport>* joined_hub(detail::Request& rq, std::string_view room) {
-        if (rejected(rq)) return nullptr;
         auto it = rooms_.find(room);
         if (it != rooms_.end()) return it->second.get();
         error(rq.ref(), ErrorCode::not_in_room, "not in room " + std::string(room));
         return nullptr;
     }
 
-    void on_leave(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        auto it = joined_hub(rq, room) ? rooms_.find(room) : rooms_.end();
+    void on_leave(detail::Request& rq, const protocol::LeaveFields& fields) {
+        auto it = joined_hub(rq, fields.room) ? rooms_.find(fields.room) : rooms_.end();
         if (it == rooms_.end()) return;
         const HubPtr hub = std::move(it->second);
         rooms_.erase(it);
         hub->leave(session_, rq.ref());
     }
 
-    /// Checks message text; true when it is acceptable.
-    bool valid_text(detail::Request& rq, std::string_view text) {
-        if (rejected(rq)) return false;
-        bool blank = true;
-        detail::CodePoints cps(text);
-        for (std::uint32_t cp; blank && cps.next(cp);)
-            blank = detail::is_space_or_invisible(cp);
-        if (blank) return error(rq.ref(), ErrorCode::text_empty, "text is empty"), false;
-        if (detail::count_code_points(text) > limits_.max_text_chars)
-            return error(rq.ref(), ErrorCode::text_too_long,
-                         "text is longer than " + std::to_string(limits_.max_text_chars) +
-                             " characters"),
-                   false;
-        return true;
-    }
-
-    std::optional<std::string> client_id(detail::Request& rq) {
-        const auto id = rq.optional_string("client_id");
-        if (id && id->size() > limits_.max_client_id_bytes)
-            rq.fail(ErrorCode::bad_request,
-                    "\"client_id\" is longer than " + std::to_string(limits_.max_client_id_bytes) +
-                        " bytes");
-        return id ? std::optional<std::string>(std::string(*id)) : std::nullopt;
-    }
-
-    void on_send(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto text = rq.required_string("text");
-        auto id = client_id(rq);
-        if (!valid_text(rq, text)) return;
+    void on_send(detail::Request& rq, const protocol::SendFields& fields) {
+        auto hub = joined_hub(rq, fields.room);
+        if (!hub) return;
+        std::string id(fields.client_id);
         // The request's text becomes the message's: the last use of its views.
-        if (auto hub = joined_hub(rq, room))
-            hub->send(session_, rq.take_string(text), std::move(id).value_or(""), rq.ref());
+        hub->send(session_, rq.take_string(fields.text), std::move(id), rq.ref());
     }
 
-    void on_typing(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const bool active = rq.required_bool("active");
-        if (auto hub = joined_hub(rq, room)) hub->typing(session_, active, rq.ref());
+    void on_typing(detail::Request& rq, const protocol::TypingFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room)) hub->typing(session_, fields.active, rq.ref());
     }
 
-    void on_history(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto before = rq.optional_count("before");
-        const auto limit = rq.optional_count("limit");
-        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
-            rq.fail(ErrorCode::bad_request,
-                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
-        if (auto hub = joined_hub(rq, room))
-            hub->history(session_, before,
-                         static_cast<std::size_t>(limit.value_or(limits_.join_history_default)),
-                         rq.ref());
+    void on_history(detail::Request& rq, const protocol::HistoryFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->history(session_, fields.before, fields.limit, rq.ref());
     }
 
-    void on_delete(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto seq = rq.required_count("seq");
-        if (auto hub = joined_hub(rq, room)) hub->remove_message(session_, seq, rq.ref());
+    void on_delete(detail::Request& rq, const protocol::DeleteFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room)) hub->remove_message(session_, fields.seq, rq.ref());
     }
 
     /// The new text is checked like a `send`'s; the Hub checks authorship and age.
-    void on_edit(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto seq = rq.required_count("seq");
-        const auto text = rq.required_string("text");
-        if (!valid_text(rq, text)) return;
-        if (auto hub = joined_hub(rq, room)) hub->edit_message(session_, seq, std::string(text), rq.ref());
+    void on_edit(detail::Request& rq, const protocol::EditFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->edit_message(session_, fields.seq, std::string(fields.text), rq.ref());
     }
 
     /// Search needs no membership (any identified client may read any room's
     /// history over REST too); the Lobby checks the room and the words.
-    void on_search(detail::Request& rq) {
-        const auto room = rq.required_string("room");
-        const auto q = rq.required_string("q");
-        const auto limit = rq.optional_count("limit");
-        const auto offset = rq.optional_count("offset");
-        if (limit && (*limit == 0 || *limit > limits_.max_history_page))
-            rq.fail(ErrorCode::bad_request,
-                    "\"limit\" must be 1 to " + std::to_string(limits_.max_history_page));
-        if (rejected(rq)) return;
+    void on_search(detail::Request& rq, const protocol::SearchFields& fields) {
         busy_ = true;
-        lobby_.search_for(this->shared_from_this(), std::string(room), std::string(q),
-                          static_cast<std::size_t>(limit.value_or(limits_.search_page_default)),
-                          offset.value_or(0), rq.ref());
+        lobby_.search_for(this->shared_from_this(), std::string(fields.room), std::string(fields.q),
+                          fields.limit, fields.offset, rq.ref());
     }
 
-    void on_dm(detail::Request& rq) {
-        const auto to = rq.required_string("to");
-        const auto text = rq.required_string("text");
-        auto id = client_id(rq);
-        if (!valid_text(rq, text)) return;
+    void on_dm(detail::Request& rq, const protocol::DmFields& fields) {
         busy_ = true;
-        lobby_.direct_message(this->shared_from_this(), nick_, std::string(to), std::string(text),
-                              id.value_or(""), rq.ref());
+        lobby_.direct_message(this->shared_from_this(), nick_, std::string(fields.to),
+                              std::string(fields.text), std::string(fields.client_id), rq.ref());
     }
 
     // ---- outbound ---------------------------------------------------------------------------
 
-    std::string nick_rule() const {
-        return "a nickname has " + std::to_string(limits_.min_nick_chars) + " to " +
-               std::to_string(limits_.max_nick_chars) +
-               " characters and no spaces or control characters";
-    }
+    void send(std::string text) { deliver(make_frame(std::move(text))); }
 
-    void send(std::string text) { lobby_.deliver(this->shared_from_this(), handle_, make_frame(std::move(text))); }
+    void deliver(const SharedFrame& frame) { lobby_.deliver(this->shared_from_this(), handle_, frame); }
 
     void error(const detail::Ref& ref, ErrorCode code, std::string_view message) {
-        lobby_.metrics().count_error(code);
-        send(detail::encode_error(ref, code, message));
+        protocol::send_error(lobby_.metrics(), [this](const SharedFrame& frame) { deliver(frame); }, ref,
+                             code, message);
     }
 
     Lobby<Transport>& lobby_;
@@ -4720,9 +4959,9 @@ private:
         post([this, session, ref = std::move(ref), code, message = std::move(message)] {
             auto it = sessions_.find(session);
             if (it == sessions_.end()) return;
-            metrics_.count_error(code);
-            deliver(it->second, it->second->handle(),
-                    make_frame(detail::encode_error(ref, code, message)));
+            const ClientPtr& client = it->second;
+            auto to_client = [&](const SharedFrame& frame) { deliver(client, client->handle(), frame); };
+            protocol::send_error(metrics_, to_client, ref, code, message);
         });
     }
 
@@ -4873,8 +5112,8 @@ private:
 
     void refuse(const ClientPtr& client, const detail::Ref& ref, ErrorCode code,
                 const std::string& message) {
-        metrics_.count_error(code);
-        deliver(client, client->handle(), make_frame(detail::encode_error(ref, code, message)));
+        auto to_client = [&](const SharedFrame& frame) { deliver(client, client->handle(), frame); };
+        protocol::send_error(metrics_, to_client, ref, code, message);
         client->complete();
     }
 
