@@ -69,6 +69,11 @@ export function isoTime(ts) {
   return date ? date.toISOString() : '';
 }
 
+/** A server timestamp as ms since the epoch, or 0 when it is unusable. */
+export function toMillis(ts) {
+  return toDate(ts)?.getTime() || 0;
+}
+
 // The protocol says `ts` but not its unit. Milliseconds since the epoch is what
 // we ask the server for; seconds and ISO strings are accepted so that a
 // different choice shows the right time instead of 1970.

@@ -9,7 +9,7 @@
 // The defaults of include/parley/limits.hpp, used while the server has not
 // told us its own (before `welcome`, or a server that omits a field). A
 // refusal the user can read beats a close they cannot.
-export const DEFAULT_LIMITS = Object.freeze({ maxTextChars: 2000, maxFrameBytes: 16 * 1024 });
+export const DEFAULT_LIMITS = Object.freeze({ maxTextChars: 2000, maxFrameBytes: 16 * 1024, editWindowSeconds: 900 });
 
 const encoder = new TextEncoder();
 
@@ -36,9 +36,12 @@ export function frameByteLength(frame) {
  */
 export function effectiveLimits(welcomeLimits = {}, learnedMaxFrameBytes = Infinity) {
   const pick = (value, fallback) => (Number.isInteger(value) && value > 0 ? value : fallback);
+  const editWindow = welcomeLimits?.edit_window_seconds;
   return {
     maxTextChars: pick(welcomeLimits?.max_text_chars, DEFAULT_LIMITS.maxTextChars),
     maxFrameBytes: Math.min(pick(welcomeLimits?.max_frame_bytes, DEFAULT_LIMITS.maxFrameBytes), learnedMaxFrameBytes),
+    // 0 is a real answer here: a server that allows no edits at all.
+    editWindowSeconds: Number.isInteger(editWindow) && editWindow >= 0 ? editWindow : DEFAULT_LIMITS.editWindowSeconds,
   };
 }
 
