@@ -19,7 +19,7 @@ import {
 import { MAX_REMEMBERED_SENDS, OwnMessages } from '../../web/js/ownership.js';
 import { Store } from '../../web/js/state.js';
 import { Timeline } from '../../web/js/timeline.js';
-import { notSentText, typingText } from '../../web/js/room_view.js';
+import { editNotSavedText, notSentText, typingText } from '../../web/js/room_view.js';
 
 const msg = (seq, extra = {}) => ({ seq, ts: 1_700_000_000_000 + seq, from: 'carol', text: `m${seq}`, ...extra });
 const seqsOf = (timeline) => timeline.entries.filter((e) => e.kind === 'message').map((e) => e.seq);
@@ -316,10 +316,12 @@ describe('limits', () => {
     assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 9000).maxFrameBytes, 4096);
   });
 
-  test('an edit window of 0 means no edits; a missing or unusable one is the default 900 s', () => {
+  test('the edit window comes in seconds or ms; 0 means no edits; a missing or unusable one is the default 900 s', () => {
     assert.equal(effectiveLimits({ edit_window_seconds: 0 }).editWindowSeconds, 0);
     assert.equal(effectiveLimits({ edit_window_seconds: -5 }).editWindowSeconds, 900);
     assert.equal(effectiveLimits({ edit_window_seconds: '60' }).editWindowSeconds, 900);
+    assert.equal(effectiveLimits({ edit_window_ms: 90_000 }).editWindowSeconds, 90);
+    assert.equal(effectiveLimits({ edit_window_seconds: 60, edit_window_ms: 90_000 }).editWindowSeconds, 60);
   });
 
   test('a text over the limit is refused with the numbers; one at the limit is not', () => {
@@ -347,6 +349,11 @@ test('notSentText makes one sentence of a reason, whatever its case and ending',
   assert.equal(notSentText('text is longer than 2000 characters'), 'Not sent. Text is longer than 2000 characters.');
   assert.equal(notSentText('Slow down.'), 'Not sent. Slow down.');
   assert.equal(notSentText(''), 'Not sent.');
+});
+
+test('editNotSavedText says the edit was not saved, and why, as one sentence', () => {
+  assert.equal(editNotSavedText('messages can be edited for 15 minutes'), 'Edit not saved. Messages can be edited for 15 minutes.');
+  assert.equal(editNotSavedText(''), 'Edit not saved.');
 });
 
 describe('backoffDelay', () => {

@@ -185,14 +185,20 @@ export class Controller {
       this.store.changed('timeline');
       return '';
     }
-    const frame = { type: 'edit', room: room.wireId, seq, text };
-    const problem = editTextProblem(text) || this.outgoingProblem(frame);
+    const problem = editTextProblem(text) || this.editDraftProblem(seq, text);
     if (problem) return problem;
+    const frame = { type: 'edit', room: room.wireId, seq, text };
     if (!this.online || !room.joined) return 'You are offline, so the edit was not saved. Try again once reconnected.';
     room.edits.set(seq, { status: 'saving', text, error: '', final: false });
     this.request(frame, { room: room.id, seq, text });
     this.store.changed('timeline');
     return '';
+  }
+
+  /** What the editor shows while the user types: why `text` would be refused by its length ('' if not). */
+  editDraftProblem(seq, text) {
+    const { room } = this.store;
+    return room ? this.outgoingProblem({ type: 'edit', room: room.wireId, seq, text }) : '';
   }
 
   /** Forgets a refusal shown beside message `seq` (the user opened the editor again, or cancelled). */

@@ -63,6 +63,13 @@ export function formatTime(ts) {
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** Date and time of a server timestamp, for a tooltip; '' when unusable. */
+export function formatDateTime(ts) {
+  const date = toDate(ts);
+  if (!date) return '';
+  return date.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
 /** ISO string for <time datetime>, or '' when the timestamp is unusable. */
 export function isoTime(ts) {
   const date = toDate(ts);

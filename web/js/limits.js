@@ -36,13 +36,20 @@ export function frameByteLength(frame) {
  */
 export function effectiveLimits(welcomeLimits = {}, learnedMaxFrameBytes = Infinity) {
   const pick = (value, fallback) => (Number.isInteger(value) && value > 0 ? value : fallback);
-  const editWindow = welcomeLimits?.edit_window_seconds;
   return {
     maxTextChars: pick(welcomeLimits?.max_text_chars, DEFAULT_LIMITS.maxTextChars),
     maxFrameBytes: Math.min(pick(welcomeLimits?.max_frame_bytes, DEFAULT_LIMITS.maxFrameBytes), learnedMaxFrameBytes),
-    // 0 is a real answer here: a server that allows no edits at all.
-    editWindowSeconds: Number.isInteger(editWindow) && editWindow >= 0 ? editWindow : DEFAULT_LIMITS.editWindowSeconds,
+    editWindowSeconds: editWindowSeconds(welcomeLimits),
   };
+}
+
+// The edit window as `edit_window_seconds`, or as `edit_window_ms` (the unit
+// of the welcome's other durations); 0 is a real answer: no edits at all.
+function editWindowSeconds(welcomeLimits) {
+  const usable = (value) => Number.isInteger(value) && value >= 0;
+  if (usable(welcomeLimits?.edit_window_seconds)) return welcomeLimits.edit_window_seconds;
+  if (usable(welcomeLimits?.edit_window_ms)) return welcomeLimits.edit_window_ms / 1000;
+  return DEFAULT_LIMITS.editWindowSeconds;
 }
 
 /** Why `text` cannot be sent under `limits` (a sentence for people), or '' when it can. */
