@@ -32,7 +32,8 @@ const SUFFIX = process.env.PARLEY_NICK_SUFFIX || '';
 const INES = `ines${SUFFIX}`;
 const OTTO = `otto${SUFFIX}`;
 const PROBE = `edit-probe${SUFFIX}`;
-const ROOM = 'edits';
+// With the suffix, so that a re-run against the same server starts from an empty room.
+const ROOM = `edits${SUFFIX}`;
 
 const SKIP = BASE_URL
   ? false
