@@ -684,6 +684,14 @@ describe('Controller', () => {
       assert.equal(controller.canEdit([...store.room.timeline.pending.values()][0]), false);
     });
 
+    test('Delete and the own colour follow the same ownership: our outbox and what we sent, not the nickname', () => {
+      enterRoom({ messages: [msg(1, { from: 'alice', client_id: 'previous-alice' })] });
+      const mine = sendAndConfirm('hello', 2);
+      controller.sendMessage('on its way');
+      const [pending] = store.room.timeline.pending.values();
+      assert.deepEqual([controller.isOwn(entry(1)), controller.isOwn(mine), controller.isOwn(pending)], [false, true, true]);
+    });
+
     test('after a nick change our earlier messages stay ours, and the new name\'s old messages do not become ours', () => {
       enterRoom({ messages: [msg(1, { from: 'alicia', ts: Date.now(), client_id: 'the-old-alicia' })] });
       const mine = sendAndConfirm('hello', 2);

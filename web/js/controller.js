@@ -163,6 +163,14 @@ export class Controller {
     if (room) this.request({ type: 'delete', room: room.wireId, seq });
   }
 
+  /**
+   * Whether timeline entry `entry` is ours: one still in our outbox, or a
+   * message sent under our token (ownership.js; never judged by the nick).
+   */
+  isOwn(entry) {
+    return entry?.kind === 'pending' || this.own.owns(entry);
+  }
+
   /** Whether to offer Edit on timeline entry `entry` now (editing.js). */
   canEdit(entry, now = Date.now()) {
     return canEdit(entry, { owns: (e) => this.own.owns(e), windowSeconds: this.limits.editWindowSeconds, now });

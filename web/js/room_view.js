@@ -126,12 +126,11 @@ export function mountRoomView(store, controller) {
     // Keep the reader's place when older messages are prepended above, and
     // follow the conversation when they were already at the bottom.
     const fromBottom = timeline.scrollHeight - timeline.scrollTop;
-    const me = store.session?.nick ?? '';
     settleEditor(room);
     const seen = new Set();
     const items = room.timeline.view().map((entry) => {
       seen.add(entry.key);
-      return entryNode(entry, me, room);
+      return entryNode(entry, room);
     });
     for (const key of nodes.keys()) if (!seen.has(key)) nodes.delete(key);
     reconcileChildren(list, items);
@@ -227,16 +226,16 @@ export function mountRoomView(store, controller) {
     if (next < Infinity) editExpiryTimer = setTimeout(renderTimeline, Math.min(next - now + 50, 2 ** 31 - 1));
   }
 
-  function entryNode(entry, me, room) {
+  function entryNode(entry, room) {
     const edit = entry.kind === 'message' ? room.edits.get(entry.seq) : undefined;
     const inEditor = entry.kind === 'message' && editing?.seq === entry.seq;
     const signature = [
-      entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, entry.from === me, entry.editedAt,
+      entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, controller.isOwn(entry), entry.editedAt,
       controller.canEdit(entry), edit?.status, edit?.error, inEditor && editing.version,
     ].join('\u0000');
     const known = nodes.get(entry.key);
     if (known && known.signature === signature) return known.li;
-    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, me, edit, inEditor);
+    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, edit, inEditor);
     // Replace in place so the list order logic only ever moves known nodes.
     if (known) known.li.replaceWith(li);
     nodes.set(entry.key, { li, signature });
@@ -247,8 +246,8 @@ export function mountRoomView(store, controller) {
     return el('li', { class: `notice notice-${entry.tone}`, dataset: { testid: 'notice' }, text: entry.text });
   }
 
-  function messageNode(entry, me, edit, inEditor) {
-    const own = entry.from === me;
+  function messageNode(entry, edit, inEditor) {
+    const own = controller.isOwn(entry);
     const state = entry.kind === 'pending' ? entry.status : entry.deleted ? 'deleted' : 'sent';
     const li = el('li', {
       class: `message${own ? ' own' : ''}`,
