@@ -11,7 +11,9 @@
 // Ines edits a message of hers: the limits of the composer hold in the editor, Enter
 // saves, and Otto sees the new text with "(edited)" in place of the old one; Escape
 // throws an edit away unsent. After a reload both see it edited (from `joined`), Ines
-// still may edit it and Otto still may not (he may edit his own).
+// still may edit it and Otto still may not (he may edit his own). Last, Ines's page is
+// told (by rewriting `welcome`) that the server takes longer texts than it does: the
+// server's text_too_long then shows beside the message, with the editor still open.
 //
 // Selectors beyond those listed in e2e.test.mjs and limits.test.mjs:
 //   data-testid="edit-message"     the Edit action on one's own messages within the edit window
@@ -198,6 +200,40 @@ test('people edit their own messages in place', { skip: SKIP }, async (t) => {
     assert.equal(await inesMessage(otto.page).getByTestId('edit-message').count(), 0);
     await inesMessage(ines.page).getByTestId('edit-message').waitFor();
     await screenshot(otto, 'edit-03-after-reload');
+  });
+
+  await t.test('a refusal by the server shows beside the message, and the editor stays open to fix it', async () => {
+    const { page } = ines;
+    // Tell the page the server takes far longer texts than it does, so that the
+    // edit reaches the server and its text_too_long is what is shown.
+    await page.routeWebSocket(/\/ws$/, (socket) => {
+      const server = socket.connectToServer();
+      socket.onMessage((message) => server.send(message));
+      server.onMessage((message) => {
+        const frame = JSON.parse(String(message));
+        if (frame.type !== 'welcome') return socket.send(message);
+        frame.limits = { ...frame.limits, max_text_chars: 1_000_000 };
+        return socket.send(JSON.stringify(frame));
+      });
+      server.onClose((code, reason) => socket.close({ code, reason }));
+    });
+    await page.reload();
+    await page.locator('[data-testid="connection-status"][data-state="online"]').waitFor();
+    const message = inesMessage(page);
+    await waitForText(message.getByTestId('message-text'), new RegExp(`^${FIXED}$`));
+    await message.hover();
+    await message.getByTestId('edit-message').click();
+    const tooLong = 'Two thousand and more. '.repeat(120);  // 2 760 characters, a frame under 16 KiB
+    await message.getByTestId('edit-input').fill(tooLong);
+    await message.getByTestId('edit-input').press('Enter');
+    await waitForText(message.getByTestId('edit-error'), /^Edit not saved\. \S/);
+    assert.equal(await message.getByTestId('edit-input').inputValue(), tooLong);
+    assert.equal(await message.getByTestId('edit-input').isEnabled(), true);
+    await screenshot(ines, 'edit-04-refused');
+    await message.getByTestId('edit-input').press('Escape');
+    await message.getByTestId('edit-error').waitFor({ state: 'detached' });
+    await waitForText(message.getByTestId('message-text'), new RegExp(`^${FIXED}$`));
+    await waitForText(inesMessage(otto.page).getByTestId('message-text'), new RegExp(`^${FIXED}$`));
   });
 
   await t.test('no page errors and no Content-Security-Policy violations', () => {
