@@ -181,7 +181,10 @@ export function mountRoomView(store, controller) {
 
   function openEditor(entry) {
     controller.dismissEditError(entry.seq);
+    // One editor at a time: opening another drops the first one's draft.
+    if (editing && editing.seq !== entry.seq) controller.dismissEditError(editing.seq);
     editing = { seq: entry.seq, draft: entry.text, problem: '', sent: false, version: 0 };
+    editorInput = null;  // a new editor, so it takes the focus
     renderTimeline();
   }
 
@@ -305,8 +308,11 @@ export function mountRoomView(store, controller) {
         },
       });
       li.append(form);
+      // Into the new editor when it opens, or when it is rebuilt while the user
+      // is in it; never away from wherever else they went meanwhile.
+      const focusWasInEditor = !editorInput || [editorInput, document.body].includes(document.activeElement);
       editorInput = textarea;
-      if (!editing.sent) {
+      if (!editing.sent && focusWasInEditor) {
         focusAfterRender = () => {
           textarea.focus();
           textarea.setSelectionRange(textarea.value.length, textarea.value.length);
