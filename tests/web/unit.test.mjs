@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { searchRoom } from '../../web/js/api.js';
 import { BACKOFF, backoffDelay, shouldRetry, socketUrl } from '../../web/js/connection.js';
 import { Controller } from '../../web/js/controller.js';
+import { canEdit, editDeadline, editTextProblem, isFinalEditError } from '../../web/js/editing.js';
 import {
   DEFAULT_LIMITS, codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem,
 } from '../../web/js/limits.js';
+import { MAX_REMEMBERED_SENDS, OwnMessages } from '../../web/js/ownership.js';
 import { Store } from '../../web/js/state.js';
 import { Timeline } from '../../web/js/timeline.js';
-import { notSentText, typingText } from '../../web/js/room_view.js';
+import { editNotSavedText, notSentText, typingText } from '../../web/js/room_view.js';
 
 const msg = (seq, extra = {}) => ({ seq, ts: 1_700_000_000_000 + seq, from: 'carol', text: `m${seq}`, ...extra });
 const seqsOf = (timeline) => timeline.entries.filter((e) => e.kind === 'message').map((e) => e.seq);
@@ -80,6 +82,159 @@ describe('Timeline', () => {
     timeline.reset([msg(1, { text: 'other lineage' })]);
     assert.deepEqual(timeline.view().map((e) => e.kind), ['message', 'pending']);
     assert.equal(timeline.entries[0].text, 'other lineage');
+  });
+});
+
+describe('Timeline edits', () => {
+  const T = 1_700_000_100_000;
+  const texts = (timeline) => timeline.entries.map((e) => [e.seq, e.text, e.editedAt]);
+
+  test('an edit replaces the text in place and records when', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(1), msg(2)]);
+    const entry = timeline.bySeq.get(1);
+    assert.equal(timeline.applyEdit(1, 'm1 fixed', T), true);
+    assert.equal(timeline.bySeq.get(1), entry);  // the same entry: the view keeps its key and place
+    assert.deepEqual(texts(timeline), [[1, 'm1 fixed', T], [2, 'm2', 0]]);
+  });
+
+  test('an edit of a message not shown is ignored, and the message later arrives edited from history', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(5)]);
+    assert.equal(timeline.applyEdit(3, 'not seen yet', T), false);
+    assert.deepEqual(seqsOf(timeline), [5]);  // no placeholder, nothing to show
+    timeline.addMessages([msg(3, { text: 'not seen yet', edited_at: T }), msg(4)]);
+    assert.deepEqual(texts(timeline), [[3, 'not seen yet', T], [4, 'm4', 0], [5, 'm5', 0]]);
+  });
+
+  test('the latest edit wins: an older edit or an older copy of the page does not undo it', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(1), msg(2)]);
+    timeline.applyEdit(1, 'second edit', T + 10);
+    assert.equal(timeline.applyEdit(1, 'first edit', T), false);
+    // A history page read before the edit, delivered after it:
+    timeline.addMessages([msg(1), msg(2)]);
+    // and one read after a further edit of message 2:
+    timeline.addMessages([msg(2, { text: 'm2 fixed', edited_at: T + 20 })]);
+    assert.deepEqual(texts(timeline), [[1, 'second edit', T + 10], [2, 'm2 fixed', T + 20]]);
+  });
+
+  test('a deleted message stays a tombstone whatever edit arrives', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(1, { edited_at: T })]);
+    timeline.markDeleted(1);
+    assert.equal(timeline.applyEdit(1, 'back from the dead', T + 1), false);
+    timeline.addMessages([msg(1, { text: 'stale copy', edited_at: T + 2 })]);
+    assert.deepEqual(texts(timeline), [[1, '', 0]]);
+    assert.equal(timeline.bySeq.get(1).deleted, true);
+  });
+
+  test('edited_at from joined or history marks a message edited; a tombstone never is', () => {
+    const timeline = new Timeline();
+    timeline.reset([msg(1, { edited_at: T }), msg(2), { seq: 3, deleted: true, edited_at: T }]);
+    assert.deepEqual(timeline.entries.map((e) => e.editedAt), [T, 0, 0]);
+  });
+});
+
+describe('Timeline: a re-sent message answered with the original (exactly-once)', () => {
+  test('the original confirms the pending send and is shown once, in its place', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(4), msg(6)]);
+    timeline.addPending('c1', 'hello', 'alice');
+    // The server stored it as seq 5 before the connection dropped; the re-send gets that back.
+    timeline.addLiveMessage(msg(5, { from: 'alice', text: 'hello', client_id: 'c1' }));
+    assert.deepEqual(timeline.view().map((e) => [e.kind, e.seq]), [['message', 4], ['message', 5], ['message', 6]]);
+    // The same message again (a gap fill, a second answer) changes nothing.
+    timeline.addLiveMessage(msg(5, { from: 'alice', text: 'hello', client_id: 'c1' }));
+    timeline.addMessages([msg(5, { from: 'alice', text: 'hello', client_id: 'c1' })]);
+    assert.equal(timeline.view().length, 3);
+  });
+
+  test('an original older than everything shown only confirms: scroll-back brings it without leaving a hole', () => {
+    const timeline = new Timeline();
+    timeline.addMessages([msg(50), msg(51)]);
+    timeline.addPending('c1', 'hello', 'alice');
+    timeline.addLiveMessage(msg(3, { from: 'alice', text: 'hello', client_id: 'c1' }));
+    assert.deepEqual(timeline.view().map((e) => e.seq), [50, 51]);
+    assert.equal(timeline.minSeq, 50);  // the next history page still asks for everything before 50
+    // Next to the oldest it is simply added.
+    timeline.addLiveMessage(msg(49));
+    assert.deepEqual(seqsOf(timeline), [49, 50, 51]);
+  });
+});
+
+describe('editing rules', () => {
+  const NOW = 1_700_000_000_000;
+  const mine = (extra = {}) => ({ kind: 'message', seq: 1, ts: NOW - 60_000, from: 'alice', text: 'hi', clientId: 'c1', deleted: false, editedAt: 0, ...extra });
+  const own = new OwnMessages(null);
+  own.add('c1');
+  const rules = { owns: (e) => own.owns(e), windowSeconds: 900, now: NOW };
+
+  test('Edit is offered on our confirmed messages within the window only', () => {
+    assert.equal(canEdit(mine(), rules), true);
+    assert.equal(canEdit(mine({ deleted: true }), rules), false);
+    assert.equal(canEdit(mine({ kind: 'pending', status: 'pending' }), rules), false);
+    assert.equal(canEdit(mine({ kind: 'pending', status: 'failed' }), rules), false);
+    assert.equal(canEdit(mine({ clientId: 'someone else' }), rules), false);
+    assert.equal(canEdit(mine({ clientId: '' }), rules), false);
+    assert.equal(canEdit(mine({ ts: NOW - 900_000 }), rules), false);
+    assert.equal(canEdit(mine({ ts: NOW - 899_999 }), rules), true);
+    assert.equal(canEdit(mine({ ts: (NOW - 60_000) / 1000 }), rules), true);  // a ts in seconds is understood
+    assert.equal(canEdit(mine(), { ...rules, windowSeconds: 0 }), false);
+    assert.equal(canEdit(mine({ ts: undefined }), rules), false);
+  });
+
+  test('the deadline is the send time plus the window', () => {
+    assert.equal(editDeadline(mine(), 900), NOW - 60_000 + 900_000);
+    assert.equal(editDeadline(mine({ ts: 'not a time' }), 900), 0);
+  });
+
+  test('an empty edit is refused; the refusals that retrying cannot fix close the editor', () => {
+    assert.match(editTextProblem('  \n '), /cannot be empty/);
+    assert.equal(editTextProblem(' x '), '');
+    for (const code of ['edit_expired', 'forbidden', 'not_found', 'unknown_type']) assert.equal(isFinalEditError(code), true, code);
+    for (const code of ['text_too_long', 'text_empty', 'rate_limited', 'bad_request']) assert.equal(isFinalEditError(code), false, code);
+  });
+});
+
+describe('OwnMessages', () => {
+  /** A sessionStorage stand-in. */
+  function memoryStorage() {
+    const map = new Map();
+    return {
+      getItem: (key) => (map.has(key) ? map.get(key) : null),
+      setItem: (key, value) => map.set(key, String(value)),
+      removeItem: (key) => map.delete(key),
+    };
+  }
+  const message = (clientId, from = 'alice') => ({ kind: 'message', seq: 1, from, clientId });
+
+  test('ours are the messages with a client_id we sent, whatever nickname they carry', () => {
+    const own = new OwnMessages(memoryStorage());
+    own.add('c1');
+    assert.equal(own.owns(message('c1')), true);
+    assert.equal(own.owns(message('c1', 'alicia')), true);     // sent before our nick change
+    assert.equal(own.owns(message('c2', 'alice')), false);     // someone who has (or had) our nickname
+    assert.equal(own.owns(message('', 'alice')), false);
+    assert.equal(own.owns({ kind: 'pending', clientId: 'c1' }), false);
+  });
+
+  test('the record survives a reload in sessionStorage, keeps the newest, and goes with the identity', () => {
+    const storage = memoryStorage();
+    const own = new OwnMessages(storage);
+    for (let i = 0; i <= MAX_REMEMBERED_SENDS; i += 1) own.add(`c${i}`);
+    const reloaded = new OwnMessages(storage);
+    assert.equal(reloaded.owns(message('c0')), false);
+    assert.equal(reloaded.owns(message('c1')), true);
+    assert.equal(reloaded.owns(message(`c${MAX_REMEMBERED_SENDS}`)), true);
+    reloaded.clear();
+    assert.equal(new OwnMessages(storage).owns(message('c1')), false);
+  });
+
+  test('an unreadable record is an empty one', () => {
+    const storage = memoryStorage();
+    storage.setItem('parley.sent', '{not json');
+    assert.equal(new OwnMessages(storage).clientIds.size, 0);
   });
 });
 
@@ -151,11 +306,22 @@ describe('limits', () => {
 
   test('the welcome\'s limits apply, the documented defaults fill in, a learned bound only lowers', () => {
     assert.deepEqual(effectiveLimits({}), DEFAULT_LIMITS);
-    assert.deepEqual(effectiveLimits(undefined), { maxTextChars: 2000, maxFrameBytes: 16_384 });
-    assert.deepEqual(effectiveLimits({ max_text_chars: 500, max_frame_bytes: 4096 }), { maxTextChars: 500, maxFrameBytes: 4096 });
+    assert.deepEqual(effectiveLimits(undefined), { maxTextChars: 2000, maxFrameBytes: 16_384, editWindowSeconds: 900 });
+    assert.deepEqual(
+      effectiveLimits({ max_text_chars: 500, max_frame_bytes: 4096, edit_window_seconds: 60 }),
+      { maxTextChars: 500, maxFrameBytes: 4096, editWindowSeconds: 60 },
+    );
     assert.deepEqual(effectiveLimits({ max_text_chars: 'lots', max_frame_bytes: -1 }), DEFAULT_LIMITS);
     assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 1000).maxFrameBytes, 1000);
     assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 9000).maxFrameBytes, 4096);
+  });
+
+  test('the edit window comes in seconds or ms; 0 means no edits; a missing or unusable one is the default 900 s', () => {
+    assert.equal(effectiveLimits({ edit_window_seconds: 0 }).editWindowSeconds, 0);
+    assert.equal(effectiveLimits({ edit_window_seconds: -5 }).editWindowSeconds, 900);
+    assert.equal(effectiveLimits({ edit_window_seconds: '60' }).editWindowSeconds, 900);
+    assert.equal(effectiveLimits({ edit_window_ms: 90_000 }).editWindowSeconds, 90);
+    assert.equal(effectiveLimits({ edit_window_seconds: 60, edit_window_ms: 90_000 }).editWindowSeconds, 60);
   });
 
   test('a text over the limit is refused with the numbers; one at the limit is not', () => {
@@ -183,6 +349,11 @@ test('notSentText makes one sentence of a reason, whatever its case and ending',
   assert.equal(notSentText('text is longer than 2000 characters'), 'Not sent. Text is longer than 2000 characters.');
   assert.equal(notSentText('Slow down.'), 'Not sent. Slow down.');
   assert.equal(notSentText(''), 'Not sent.');
+});
+
+test('editNotSavedText says the edit was not saved, and why, as one sentence', () => {
+  assert.equal(editNotSavedText('messages can be edited for 15 minutes'), 'Edit not saved. Messages can be edited for 15 minutes.');
+  assert.equal(editNotSavedText(''), 'Edit not saved.');
 });
 
 describe('backoffDelay', () => {
@@ -490,6 +661,139 @@ describe('Controller', () => {
       assert.equal(store.thread('bob').pending.size, 0);
       assert.equal(controller.sendDm('bob', 'short'), '');
       assert.equal(connection.last('dm').text, 'short');
+    });
+  });
+
+  describe('editing', () => {
+    /** alice sends `text` and the server echoes it as `seq`; returns the timeline entry. */
+    function sendAndConfirm(text, seq) {
+      controller.sendMessage(text);
+      const { client_id: clientId } = connection.last('send');
+      connection.receive({ type: 'message', room: 'r1', seq, ts: Date.now(), from: store.session.nick, text, client_id: clientId });
+      return store.room.timeline.bySeq.get(seq);
+    }
+    const entry = (seq) => store.room.timeline.bySeq.get(seq);
+
+    test('Edit is offered on what we sent, not on what others sent under our nickname or any other', () => {
+      enterRoom({ messages: [msg(1, { from: 'alice', ts: Date.now(), client_id: 'previous-alice' }), msg(2, { ts: Date.now() })] });
+      const mine = sendAndConfirm('hello', 3);
+      assert.equal(controller.canEdit(mine), true);
+      assert.equal(controller.canEdit(entry(1)), false);  // a former holder of the nickname
+      assert.equal(controller.canEdit(entry(2)), false);  // carol's
+      controller.sendMessage('not confirmed yet');
+      assert.equal(controller.canEdit([...store.room.timeline.pending.values()][0]), false);
+    });
+
+    test('Delete and the own colour follow the same ownership: our outbox and what we sent, not the nickname', () => {
+      enterRoom({ messages: [msg(1, { from: 'alice', client_id: 'previous-alice' })] });
+      const mine = sendAndConfirm('hello', 2);
+      controller.sendMessage('on its way');
+      const [pending] = store.room.timeline.pending.values();
+      assert.deepEqual([controller.isOwn(entry(1)), controller.isOwn(mine), controller.isOwn(pending)], [false, true, true]);
+    });
+
+    test('after a nick change our earlier messages stay ours, and the new name\'s old messages do not become ours', () => {
+      enterRoom({ messages: [msg(1, { from: 'alicia', ts: Date.now(), client_id: 'the-old-alicia' })] });
+      const mine = sendAndConfirm('hello', 2);
+      connection.receive({ type: 'nick_changed', old: 'alice', nick: 'alicia' });
+      assert.equal(store.session.nick, 'alicia');
+      assert.equal(controller.canEdit(mine), true);
+      assert.equal(controller.canEdit(entry(1)), false);
+    });
+
+    test('a token the server replaced makes earlier sends someone else\'s', () => {
+      enterRoom({});
+      const mine = sendAndConfirm('hello', 1);
+      connection.drop();
+      connection.connect();
+      connection.receive({ type: 'welcome', session: 's2', nick: 'alice', token: 'a-new-token', protocol: 1, limits: {} });
+      assert.equal(controller.canEdit(mine), false);
+    });
+
+    test('Edit is not offered once the window from welcome.limits has passed', () => {
+      enterRoom({}, { edit_window_seconds: 60 });
+      const mine = sendAndConfirm('hello', 1);
+      assert.equal(controller.canEdit(mine, Date.now() + 59_000), true);
+      assert.equal(controller.canEdit(mine, Date.now() + 61_000), false);
+    });
+
+    test('saving sends edit with a ref; the edited event replaces the text in place for everyone, us included', () => {
+      enterRoom({});
+      sendAndConfirm('helo', 1);
+      assert.equal(controller.editMessage(1, 'hello'), '');
+      const frame = connection.last('edit');
+      assert.deepEqual(pick(frame, ['room', 'seq', 'text']), { room: 'r1', seq: 1, text: 'hello' });
+      assert.equal(typeof frame.ref, 'number');
+      assert.equal(store.room.edits.get(1).status, 'saving');
+      assert.equal(entry(1).text, 'helo');  // not until the server says so
+      connection.receive({ type: 'edited', room: 'r1', seq: 1, text: 'hello', edited_at: 1_700_000_500_000 });
+      assert.deepEqual(pick(entry(1), ['text', 'editedAt']), { text: 'hello', editedAt: 1_700_000_500_000 });
+      assert.equal(store.room.edits.size, 0);
+      assert.equal(store.room.timeline.view().length, 1);
+    });
+
+    test('the composer\'s limits apply to the edited text, and an empty or unchanged text sends nothing', () => {
+      enterRoom({}, { max_text_chars: 10 });
+      sendAndConfirm('short', 1);
+      assert.match(controller.editMessage(1, 'x'.repeat(11)), /11 characters long; the limit is 10/);
+      assert.match(controller.editMessage(1, '   '), /cannot be empty/);
+      assert.equal(controller.editMessage(1, 'short'), '');
+      assert.equal(connection.last('edit'), undefined);
+      assert.equal(store.room.edits.size, 0);
+    });
+
+    test('refusals are kept beside the message: edit_expired closes the editor, text_too_long leaves it open', () => {
+      enterRoom({});
+      sendAndConfirm('one', 1);
+      sendAndConfirm('two', 2);
+      controller.editMessage(1, 'one!');
+      connection.receive({ type: 'error', ref: connection.last('edit').ref, code: 'edit_expired', message: 'The edit window of this message has passed.' });
+      controller.editMessage(2, 'two!');
+      connection.receive({ type: 'error', ref: connection.last('edit').ref, code: 'text_too_long', message: 'Too long.' });
+      assert.deepEqual(store.room.edits.get(1), { status: 'failed', text: 'one!', error: 'The edit window of this message has passed.', final: true });
+      assert.deepEqual(store.room.edits.get(2), { status: 'failed', text: 'two!', error: 'Too long.', final: false });
+      assert.deepEqual([entry(1).text, entry(2).text], ['one', 'two']);
+      assert.equal(store.alert, null);  // beside the message, not in the banner
+      controller.dismissEditError(1);
+      assert.equal(store.room.edits.has(1), false);
+    });
+
+    test('an edit unconfirmed when the connection drops is marked failed, not re-sent', () => {
+      enterRoom({});
+      sendAndConfirm('one', 1);
+      controller.editMessage(1, 'one!');
+      connection.drop();
+      connection.sent = [];
+      connection.connect();
+      connection.receive({ type: 'welcome', session: 's2', nick: 'alice', token: 'tok', protocol: 1, limits: {} });
+      connection.receive({ type: 'joined', room: { id: 'r1', name: 'general' }, members: [], messages: [], epoch: 'e1', complete: true });
+      assert.equal(connection.last('edit'), undefined);
+      assert.match(store.room.edits.get(1).error, /may not have been saved/);
+      assert.equal(store.room.edits.get(1).final, false);
+    });
+
+    test('edits and deletes of other rooms or unknown messages change nothing', () => {
+      enterRoom({ messages: [msg(1)] });
+      connection.receive({ type: 'edited', room: 'elsewhere', seq: 1, text: 'no', edited_at: 1 });
+      connection.receive({ type: 'edited', room: 'r1', seq: 9, text: 'no', edited_at: 1 });
+      assert.deepEqual(store.room.timeline.view().map((e) => [e.seq, e.text]), [[1, 'm1']]);
+    });
+
+    test('a message re-sent after a reconnect and answered with the original is shown once', () => {
+      enterRoom({ messages: [msg(1)] });
+      controller.sendMessage('hello');
+      const { client_id: clientId } = connection.last('send');
+      connection.drop();
+      connection.sent = [];
+      connection.connect();
+      connection.receive({ type: 'welcome', session: 's2', nick: 'alice', token: 'tok', protocol: 1, limits: {} });
+      // History was lost meanwhile (new epoch): the window shown no longer has our message.
+      connection.receive({ type: 'joined', room: { id: 'r1', name: 'general' }, members: [], messages: [msg(3), msg(4)], epoch: 'e2', complete: true });
+      assert.equal(connection.last('send').client_id, clientId);
+      connection.receive({ type: 'message', room: 'r1', seq: 2, ts: Date.now(), from: 'alice', text: 'hello', client_id: clientId });
+      const view = store.room.timeline.view().filter((e) => e.kind !== 'notice');
+      assert.deepEqual(view.map((e) => [e.kind, e.seq]), [['message', 2], ['message', 3], ['message', 4]]);
+      assert.equal(controller.canEdit(entry(2)), true);
     });
   });
 

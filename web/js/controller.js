@@ -2,10 +2,13 @@
 // reclaiming the nick with the token, rejoining the open room with `since`
 // and `epoch`, resending unconfirmed messages (same client_id), the typing
 // throttle, and tagging every request with a `ref` so that an error can be
-// routed back to what caused it, and keeping every frame within the limits
-// the server announced. Server frames are handled in server_events.js.
+// routed back to what caused it, keeping every frame within the limits
+// the server announced, and editing our own messages. Server frames are
+// handled in server_events.js.
 
+import { canEdit, editTextProblem } from './editing.js';
 import { codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem } from './limits.js';
+import { OwnMessages } from './ownership.js';
 import { serverEvents, socketClosed } from './server_events.js';
 import { RoomState, clearIdentity, saveOpenRoom } from './state.js';
 
@@ -27,11 +30,13 @@ export class Controller {
   /**
    * `onIdentityLost(message)` is called when the server refuses our nick
    * (first entry or a failed reclaim): main.js shows the nickname screen.
+   * `ownMessages` records what this identity sent (ownership.js).
    */
-  constructor(store, connection, { onIdentityLost = () => {} } = {}) {
+  constructor(store, connection, { onIdentityLost = () => {}, ownMessages = new OwnMessages() } = {}) {
     this.store = store;
     this.connection = connection;
     this.onIdentityLost = onIdentityLost;
+    this.own = ownMessages;
     this.identity = null;        // {nick, token} we are (re)claiming
     this.restoreRoom = null;     // wire id of the room to reopen after a page reload
     this.online = false;         // welcomed on the current socket
@@ -55,6 +60,7 @@ export class Controller {
   /** First entry from the nickname screen. */
   enter(nick) {
     this.identity = { nick, token: '' };
+    this.own.clear();  // a new identity has sent nothing yet
     this.connection.start();
   }
 
@@ -71,6 +77,7 @@ export class Controller {
     this.identity = null;
     this.connection.stop();
     clearIdentity();
+    this.own.clear();
     this.resetChat();
     this.store.screen = 'nickname';
     this.store.changed('session');
@@ -133,6 +140,7 @@ export class Controller {
     if (problem) return problem;
     this.stopTyping();
     const entry = room.timeline.addPending(randomId(), text, this.store.session?.nick ?? '');
+    this.own.add(entry.clientId);
     this.transmit(room, entry);
     this.store.changed('timeline');
     return '';
@@ -153,6 +161,58 @@ export class Controller {
   deleteMessage(seq) {
     const { room } = this.store;
     if (room) this.request({ type: 'delete', room: room.wireId, seq });
+  }
+
+  /**
+   * Whether timeline entry `entry` is ours: one still in our outbox, or a
+   * message sent under our token (ownership.js; never judged by the nick).
+   */
+  isOwn(entry) {
+    return entry?.kind === 'pending' || this.own.owns(entry);
+  }
+
+  /** Whether to offer Edit on timeline entry `entry` now (editing.js). */
+  canEdit(entry, now = Date.now()) {
+    return canEdit(entry, { owns: (e) => this.own.owns(e), windowSeconds: this.limits.editWindowSeconds, now });
+  }
+
+  /**
+   * Asks the server to replace the text of our message `seq` with `text`.
+   * Returns why it was not sent ('' when it was, or when there was nothing to
+   * change): the limits are the composer's, so the editor keeps the text for
+   * the user to shorten. The outcome lands in room.edits: 'saving' until the
+   * `edited` event removes it, 'failed' with the server's reason.
+   */
+  editMessage(seq, text) {
+    const { room } = this.store;
+    const entry = room?.timeline.bySeq.get(seq);
+    if (!entry || entry.deleted) return 'This message is no longer there to edit.';
+    if (room.edits.get(seq)?.status === 'saving') return '';
+    if (text === entry.text) {
+      room.edits.delete(seq);  // nothing to save: the editor just closes
+      this.store.changed('timeline');
+      return '';
+    }
+    const problem = editTextProblem(text) || this.editDraftProblem(seq, text);
+    if (problem) return problem;
+    const frame = { type: 'edit', room: room.wireId, seq, text };
+    if (!this.online || !room.joined) return 'You are offline, so the edit was not saved. Try again once reconnected.';
+    room.edits.set(seq, { status: 'saving', text, error: '', final: false });
+    this.request(frame, { room: room.id, seq, text });
+    this.store.changed('timeline');
+    return '';
+  }
+
+  /** What the editor shows while the user types: why `text` would be refused by its length ('' if not). */
+  editDraftProblem(seq, text) {
+    const { room } = this.store;
+    return room ? this.outgoingProblem({ type: 'edit', room: room.wireId, seq, text }) : '';
+  }
+
+  /** Forgets a refusal shown beside message `seq` (the user opened the editor again, or cancelled). */
+  dismissEditError(seq) {
+    const { room } = this.store;
+    if (room?.edits.get(seq)?.status === 'failed' && room.edits.delete(seq)) this.store.changed('timeline');
   }
 
   /** Scroll-back: one page older than the oldest message shown. */

@@ -63,10 +63,22 @@ export function formatTime(ts) {
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** Date and time of a server timestamp, for a tooltip; '' when unusable. */
+export function formatDateTime(ts) {
+  const date = toDate(ts);
+  if (!date) return '';
+  return date.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
 /** ISO string for <time datetime>, or '' when the timestamp is unusable. */
 export function isoTime(ts) {
   const date = toDate(ts);
   return date ? date.toISOString() : '';
+}
+
+/** A server timestamp as ms since the epoch, or 0 when it is unusable. */
+export function toMillis(ts) {
+  return toDate(ts)?.getTime() || 0;
 }
 
 // The protocol says `ts` but not its unit. Milliseconds since the epoch is what

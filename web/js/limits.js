@@ -9,7 +9,7 @@
 // The defaults of include/parley/limits.hpp, used while the server has not
 // told us its own (before `welcome`, or a server that omits a field). A
 // refusal the user can read beats a close they cannot.
-export const DEFAULT_LIMITS = Object.freeze({ maxTextChars: 2000, maxFrameBytes: 16 * 1024 });
+export const DEFAULT_LIMITS = Object.freeze({ maxTextChars: 2000, maxFrameBytes: 16 * 1024, editWindowSeconds: 900 });
 
 const encoder = new TextEncoder();
 
@@ -39,7 +39,17 @@ export function effectiveLimits(welcomeLimits = {}, learnedMaxFrameBytes = Infin
   return {
     maxTextChars: pick(welcomeLimits?.max_text_chars, DEFAULT_LIMITS.maxTextChars),
     maxFrameBytes: Math.min(pick(welcomeLimits?.max_frame_bytes, DEFAULT_LIMITS.maxFrameBytes), learnedMaxFrameBytes),
+    editWindowSeconds: editWindowSeconds(welcomeLimits),
   };
+}
+
+// The edit window as `edit_window_seconds`, or as `edit_window_ms` (the unit
+// of the welcome's other durations); 0 is a real answer: no edits at all.
+function editWindowSeconds(welcomeLimits) {
+  const usable = (value) => Number.isInteger(value) && value >= 0;
+  if (usable(welcomeLimits?.edit_window_seconds)) return welcomeLimits.edit_window_seconds;
+  if (usable(welcomeLimits?.edit_window_ms)) return welcomeLimits.edit_window_ms / 1000;
+  return DEFAULT_LIMITS.editWindowSeconds;
 }
 
 /** Why `text` cannot be sent under `limits` (a sentence for people), or '' when it can. */

@@ -1,8 +1,11 @@
 // The open room: title, message timeline with scroll-back, join/leave notices,
-// "x is typing…", the composer and the member list.
+// editing one's own messages in place, "x is typing…", the composer and the
+// member list.
 
 import { byId, el, formatTime, isoTime, reconcileChildren } from './dom.js';
+import { editDeadline } from './editing.js';
 import { formatCount } from './limits.js';
+import { editedMark, messageEditor } from './message_editor.js';
 
 // Within this many pixels of an edge counts as "at" it: at the bottom we
 // follow new messages, at the top we fetch older ones.
@@ -37,6 +40,14 @@ export function mountRoomView(store, controller) {
   let nodes = new Map();       // entry key -> {li, signature}
   let typingTimer = 0;
   let stickToBottom = true;    // follow new messages unless the user scrolled up
+  // The message being edited: {seq, draft, problem, sent, version}; `sent`
+  // once Save went out, so that its confirmation (or a final refusal) closes
+  // the editor. Typing updates draft and problem in place; `version` counts
+  // the changes that rebuild the editor (a save), so typing never does.
+  let editing = null;
+  let editorInput = null;      // its textarea, to focus when it is (re)built
+  let focusAfterRender = null; // what gets the focus once the list is drawn
+  let editExpiryTimer = 0;     // redraws when the next Edit action expires
 
   byId('leave-room').addEventListener('click', () => controller.leaveRoom());
   loadOlder.addEventListener('click', () => controller.loadOlder());
@@ -97,6 +108,7 @@ export function mountRoomView(store, controller) {
     if (room !== shownRoom) {
       // A different room: start from scratch, at the bottom.
       shownRoom = room;
+      editing = null;
       nodes = new Map();
       list.replaceChildren();
       stickToBottom = true;
@@ -114,14 +126,19 @@ export function mountRoomView(store, controller) {
     // Keep the reader's place when older messages are prepended above, and
     // follow the conversation when they were already at the bottom.
     const fromBottom = timeline.scrollHeight - timeline.scrollTop;
-    const me = store.session?.nick ?? '';
+    settleEditor(room);
     const seen = new Set();
     const items = room.timeline.view().map((entry) => {
       seen.add(entry.key);
-      return entryNode(entry, me);
+      return entryNode(entry, room);
     });
     for (const key of nodes.keys()) if (!seen.has(key)) nodes.delete(key);
     reconcileChildren(list, items);
+    if (focusAfterRender) {
+      focusAfterRender();
+      focusAfterRender = null;
+    }
+    scheduleEditExpiry(room);
     if (stickToBottom) timeline.scrollTop = timeline.scrollHeight;
     else if (document.activeElement !== loadOlder) timeline.scrollTop = timeline.scrollHeight - fromBottom;
     // (With the button focused we stay at the top: it and the page it just
@@ -147,11 +164,81 @@ export function mountRoomView(store, controller) {
     historyState.hidden = !historyState.textContent;
   }
 
-  function entryNode(entry, me) {
-    const signature = [entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, entry.from === me].join('\u0000');
+  /** Closes the editor once its save is confirmed, refused for good, or its message is gone. */
+  function settleEditor(room) {
+    if (!editing) return;
+    const entry = room.timeline.bySeq.get(editing.seq);
+    const edit = room.edits.get(editing.seq);
+    const confirmed = editing.sent && !edit;
+    if (!entry || entry.deleted || confirmed || (edit?.status === 'failed' && edit.final)) {
+      closeEditor({ keepError: true });
+    } else if (edit?.status === 'failed' && editing.sent) {
+      // Refused, but the text can be fixed: the editor opens up again.
+      editing.sent = false;
+      editing.version += 1;
+    }
+  }
+
+  function openEditor(entry) {
+    controller.dismissEditError(entry.seq);
+    // One editor at a time: opening another drops the first one's draft.
+    if (editing && editing.seq !== entry.seq) controller.dismissEditError(editing.seq);
+    editing = { seq: entry.seq, draft: entry.text, problem: '', sent: false, version: 0 };
+    editorInput = null;  // a new editor, so it takes the focus
+    renderTimeline();
+  }
+
+  function closeEditor({ keepError = false } = {}) {
+    if (!editing) return;
+    const { seq } = editing;
+    if (!keepError) controller.dismissEditError(seq);
+    editing = null;
+    const hadFocus = editorInput && (document.activeElement === editorInput || document.activeElement === document.body);
+    editorInput = null;
+    // A keyboard user who was in the editor lands back on the message's Edit action.
+    if (hadFocus) {
+      focusAfterRender = () => {
+        const li = list.querySelector(`[data-testid="message"][data-seq="${seq}"]`);
+        (li?.querySelector('[data-testid="edit-message"]') ?? input).focus();
+      };
+    }
+  }
+
+  function saveEdit(text) {
+    if (!editing) return;
+    editing.draft = text;
+    const problem = controller.editMessage(editing.seq, text);
+    editing.problem = problem;
+    editing.sent = !problem && store.room?.edits.get(editing.seq)?.status === 'saving';
+    editing.version += 1;
+    // Nothing to change (the same text): the editor just closes.
+    if (!problem && !editing.sent) closeEditor();
+    renderTimeline();
+  }
+
+  /** The Edit actions disappear when their window closes, not at the next message. */
+  function scheduleEditExpiry(room) {
+    clearTimeout(editExpiryTimer);
+    const now = Date.now();
+    const windowSeconds = controller.limits.editWindowSeconds;
+    let next = Infinity;
+    for (const entry of room.timeline.entries) {
+      if (controller.canEdit(entry, now)) next = Math.min(next, editDeadline(entry, windowSeconds));
+    }
+    // setTimeout runs at once for delays past 2^31 - 1 ms.
+    if (next < Infinity) editExpiryTimer = setTimeout(renderTimeline, Math.min(next - now + 50, 2 ** 31 - 1));
+  }
+
+  function entryNode(entry, room) {
+    const edit = entry.kind === 'message' ? room.edits.get(entry.seq) : undefined;
+    const inEditor = entry.kind === 'message' && editing?.seq === entry.seq;
+    const signature = [
+      entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, controller.isOwn(entry), entry.editedAt,
+      controller.canEdit(entry), edit?.status, edit?.error, inEditor && editing.version,
+    ].join('\u0000');
     const known = nodes.get(entry.key);
     if (known && known.signature === signature) return known.li;
-    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, me);
+    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, edit, inEditor);
     // Replace in place so the list order logic only ever moves known nodes.
     if (known) known.li.replaceWith(li);
     nodes.set(entry.key, { li, signature });
@@ -162,8 +249,8 @@ export function mountRoomView(store, controller) {
     return el('li', { class: `notice notice-${entry.tone}`, dataset: { testid: 'notice' }, text: entry.text });
   }
 
-  function messageNode(entry, me) {
-    const own = entry.from === me;
+  function messageNode(entry, edit, inEditor) {
+    const own = controller.isOwn(entry);
     const state = entry.kind === 'pending' ? entry.status : entry.deleted ? 'deleted' : 'sent';
     const li = el('li', {
       class: `message${own ? ' own' : ''}`,
@@ -173,11 +260,22 @@ export function mountRoomView(store, controller) {
       },
     });
     const canDelete = own && entry.kind === 'message' && !entry.deleted;
+    const canEdit = !inEditor && controller.canEdit(entry);
     const meta = el('p', { class: 'message-meta' }, [
       el('span', { class: 'message-from', dataset: { testid: 'message-from' }, text: entry.from }),
       ' ',
       el('time', { datetime: isoTime(entry.ts) || null, text: formatTime(entry.ts) }),
+      entry.editedAt && !entry.deleted ? editedMark(entry.editedAt) : null,
       state === 'pending' ? el('span', { class: 'message-state', text: 'sending…' }) : null,
+      edit?.status === 'saving' ? el('span', { class: 'message-state', text: 'saving edit…' }) : null,
+      canEdit ? el('button', {
+        type: 'button',
+        class: 'button-small button-quiet message-edit',
+        text: 'Edit',
+        'aria-label': `Edit your message from ${formatTime(entry.ts) || 'earlier'}: ${preview(entry.text)}`,
+        dataset: { testid: 'edit-message' },
+        on: { click: () => openEditor(entry) },
+      }) : null,
       canDelete ? el('button', {
         type: 'button',
         class: 'button-small button-quiet message-delete',
@@ -192,7 +290,40 @@ export function mountRoomView(store, controller) {
       li.append(el('p', { class: 'message-text tombstone', dataset: { testid: 'message-text' }, text: 'message deleted' }));
       return li;
     }
-    li.append(el('p', { class: 'message-text', dataset: { testid: 'message-text' }, text: entry.text }));
+    if (inEditor) {
+      const { form, input: textarea } = messageEditor({
+        seq: entry.seq,
+        draft: editing.draft,
+        problem: editing.problem,
+        saving: editing.sent,
+        onInput: (text) => {
+          editing.draft = text;
+          editing.problem = controller.editDraftProblem(entry.seq, text);
+          return editing.problem;
+        },
+        onSave: saveEdit,
+        onCancel: () => {
+          closeEditor();
+          renderTimeline();
+        },
+      });
+      li.append(form);
+      // Into the new editor when it opens, or when it is rebuilt while the user
+      // is in it; never away from wherever else they went meanwhile.
+      const focusWasInEditor = !editorInput || [editorInput, document.body].includes(document.activeElement);
+      editorInput = textarea;
+      if (!editing.sent && focusWasInEditor) {
+        focusAfterRender = () => {
+          textarea.focus();
+          textarea.setSelectionRange(textarea.value.length, textarea.value.length);
+        };
+      }
+    } else {
+      li.append(el('p', { class: 'message-text', dataset: { testid: 'message-text' }, text: entry.text }));
+    }
+    if (edit?.status === 'failed') {
+      li.append(el('p', { class: 'message-error', role: 'status', dataset: { testid: 'edit-error' }, text: editNotSavedText(edit.error) }));
+    }
     if (state === 'failed') {
       li.append(
         el('p', { class: 'message-error', dataset: { testid: 'message-error' }, text: notSentText(entry.error) }),
@@ -263,6 +394,11 @@ export function notSentText(error) {
   if (!error) return 'Not sent.';
   const sentence = error[0].toUpperCase() + error.slice(1);
   return `Not sent. ${/[.!?…]$/.test(sentence) ? sentence : `${sentence}.`}`;
+}
+
+/** "Edit not saved." and the reason, as a sentence. */
+export function editNotSavedText(error) {
+  return notSentText(error).replace(/^Not sent\./, 'Edit not saved.');
 }
 
 function preview(text) {

@@ -4,6 +4,7 @@
 
 import { searchRoom } from './api.js';
 import { byId, el, formatTime, isoTime } from './dom.js';
+import { editedMark } from './message_editor.js';
 
 const PAGE = 20;
 
@@ -80,6 +81,8 @@ function resultItem(message) {
     el('div', { class: 'message-meta' }, [
       el('span', { class: 'message-from', text: message.from }),
       el('time', { datetime: isoTime(ts), text: formatTime(ts) }),
+      // Results carry the latest text; edited_at says it is not the first one.
+      Number.isFinite(message.edited_at) && message.edited_at > 0 ? editedMark(message.edited_at) : null,
     ]),
     el('p', { class: 'message-text', text: message.text, dataset: { testid: 'search-result-text' } }),
   ]);

@@ -3,6 +3,7 @@
 // and the clean-up when the socket closes. The other direction (user intents
 // to client frames) is controller.js; `c` below is that Controller.
 
+import { isFinalEditError } from './editing.js';
 import { clearIdentity, saveIdentity, saveOpenRoom } from './state.js';
 
 // Close codes worth explaining (docs/protocol.md); 1000 "idle timeout", 1001
@@ -22,6 +23,8 @@ const TOO_LARGE_CLOSED = 'The server closed the connection because this message 
 const DROPS_BEFORE_GIVING_UP = 2;
 const DROPPED_WHILE_SENDING = `The connection dropped ${DROPS_BEFORE_GIVING_UP} times while this message was being sent `
   + '(it may be too large for the server); it will not be sent again unless you retry it.';
+const EDIT_UNCONFIRMED = 'The connection dropped before the server confirmed this edit; '
+  + 'it may not have been saved. Save it again to make sure.';
 
 // Closes explained by their reason rather than their code.
 function closeMessage(code, reason) {
@@ -35,7 +38,15 @@ export const serverEvents = {
   welcome(c, frame) {
     const { store } = c;
     c.online = true;
+    const previousToken = c.identity?.token;
     c.identity = { nick: frame.nick, token: frame.token || c.identity?.token || '' };
+    if (previousToken && c.identity.token !== previousToken) {
+      // The server did not know our token and gave a new one: what we sent
+      // under the old one is no longer ours to edit. Messages still waiting
+      // go out under the new one.
+      c.own.clear();
+      for (const entry of store.room?.timeline.pending.values() ?? []) c.own.add(entry.clientId);
+    }
     store.session = { nick: frame.nick, token: c.identity.token, sessionId: frame.session, limits: frame.limits || {} };
     saveIdentity(c.identity);
     store.screen = 'chat';
@@ -100,6 +111,7 @@ export const serverEvents = {
       if (frame.complete === false || !sameLineage) {
         // Our seqs may no longer match the server's: start over from what it gave us.
         room.timeline.reset(messages);
+        room.edits.clear();  // their seqs may mean other messages now
         room.timeline.addNotice('While you were away some messages could not be recovered; some history may be missing.', 'warn');
         room.history = historyStateAfterReset(room);
       } else {
@@ -146,7 +158,7 @@ export const serverEvents = {
   message(c, frame) {
     const { room } = c.store;
     if (!room || String(frame.room) !== room.id) return;
-    const { gap } = room.timeline.addMessage(frame);
+    const { gap } = room.timeline.addLiveMessage(frame);
     room.setTyping(frame.from, false);
     if (gap) c.fillGap(room, gap);
     c.store.changed('timeline');
@@ -177,9 +189,19 @@ export const serverEvents = {
 
   deleted(c, frame) {
     const { room } = c.store;
-    if (room && String(frame.room) === room.id && room.timeline.markDeleted(frame.seq)) {
-      c.store.changed('timeline');
-    }
+    if (!room || String(frame.room) !== room.id) return;
+    const editDropped = room.edits.delete(frame.seq);
+    if (room.timeline.markDeleted(frame.seq) || editDropped) c.store.changed('timeline');
+  },
+
+  edited(c, frame) {
+    const { room } = c.store;
+    if (!room || String(frame.room) !== room.id || !Number.isInteger(frame.seq)) return;
+    // edited_at is always sent; without it the text is still the newest we know.
+    const editedAt = Number.isFinite(frame.edited_at) && frame.edited_at > 0 ? frame.edited_at : Date.now();
+    const changed = room.timeline.applyEdit(frame.seq, frame.text ?? '', editedAt);
+    // Only the author edits, so this confirms our own save (or ends a refusal shown beside it).
+    if (room.edits.delete(frame.seq) || changed) c.store.changed('timeline');
   },
 
   dm(c, frame) {
@@ -241,6 +263,7 @@ function handleError(c, frame) {
       c.online = false;
       c.connection.stop();
       clearIdentity();
+      c.own.clear();
       c.resetChat();
       store.screen = 'nickname';
       store.changed('session');
@@ -279,6 +302,14 @@ function handleError(c, frame) {
       store.changed('timeline');
       c.showAlert(message, 'error');
       return;
+    case 'edit':
+      if (store.room?.id === context.room) {
+        store.room.edits.set(context.seq, {
+          status: 'failed', text: context.text, error: message, final: isFinalEditError(frame.code),
+        });
+        store.changed('timeline');
+      }
+      return;
     case 'typing':
       return;  // never worth interrupting the user for
     default:
@@ -311,6 +342,10 @@ export function socketClosed(c, { code, reason }) {
       room.timeline.failLargestInFlight(DROPPED_WHILE_SENDING, { minCloses: DROPS_BEFORE_GIVING_UP });
     }
     room.timeline.clearInFlight();
+    // Its `edited` (or refusal) will not come on the next socket.
+    for (const edit of room.edits.values()) {
+      if (edit.status === 'saving') Object.assign(edit, { status: 'failed', error: EDIT_UNCONFIRMED, final: false });
+    }
   }
   // A DM has no resume: tell the user rather than risk sending it twice.
   for (const thread of c.store.dms.values()) {

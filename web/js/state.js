@@ -12,7 +12,10 @@ import { Timeline } from './timeline.js';
 // `active:false` never arrives (a dropped connection, a lost frame).
 export const TYPING_TTL_MS = 6_000;
 
-const STORAGE_KEYS = Object.freeze({ nick: 'parley.nick', token: 'parley.token', room: 'parley.room' });
+// `sent`: the client_ids this tab sent under its token (ownership.js).
+export const STORAGE_KEYS = Object.freeze({
+  nick: 'parley.nick', token: 'parley.token', room: 'parley.room', sent: 'parley.sent',
+});
 
 export class RoomState {
   constructor(wireId, name) {
@@ -27,6 +30,10 @@ export class RoomState {
     // Scroll-back: 'more' (older messages may exist), 'loading', 'start'
     // (the room's first message is shown) or 'trimmed' (older ones are gone).
     this.history = 'more';
+    // Our edits not yet confirmed by `edited`, or refused: seq ->
+    // {status: 'saving'|'failed', text, error, final}. `final`: trying again
+    // cannot help (too late, not ours, gone), so the editor closes.
+    this.edits = new Map();
   }
 
   /** Nicks currently typing, oldest first, dropping expired entries. */

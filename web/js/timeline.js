@@ -2,8 +2,9 @@
 // (joins, leaves, "history may be missing") where they happened, and the
 // user's own messages that the server has not echoed yet.
 //
-// Pure data, no DOM, so the merge rules (no duplicates, no gaps) can be unit
-// tested in node. Every entry has a stable `key` the view uses to reuse nodes.
+// Pure data, no DOM, so the merge rules (no duplicates, no gaps, the latest
+// edit wins) can be unit tested in node. Every entry has a stable `key` the
+// view uses to reuse nodes.
 
 export class Timeline {
   constructor() {
@@ -41,6 +42,9 @@ export class Timeline {
       if (message.deleted && !existing.deleted) {
         existing.deleted = true;
         existing.text = '';
+        existing.editedAt = 0;
+      } else if (!message.deleted) {
+        this.applyEdit(message.seq, message.text, message.editedAt);
       }
       return { added: false, gap: null };
     }
@@ -64,6 +68,43 @@ export class Timeline {
       this.entries.splice(index, 0, message);
     }
     return { added: true, gap };
+  }
+
+  /**
+   * A `message` frame. Normally that is addMessage, but the server answers a
+   * repeated `send` (same client_id, re-sent after a reconnect) with the
+   * original message, which may be far older than everything shown. Put at
+   * the top it would hide the hole between it and the rest from scroll-back
+   * (which continues below the oldest seq shown), so it only confirms the
+   * send; scroll-back brings it in its place.
+   */
+  addLiveMessage(raw) {
+    const oldest = this.minSeq;
+    if (oldest > 0 && raw.seq < oldest - 1 && !this.bySeq.has(raw.seq)) {
+      if (typeof raw.client_id === 'string') this.pending.delete(raw.client_id);
+      return { added: false, gap: null };
+    }
+    return this.addMessage(raw);
+  }
+
+  /**
+   * An edit of message `seq` (an `edited` event, or a copy of the message
+   * with a later `edited_at`). Returns whether the text changed.
+   *
+   * An edit of a message not shown is ignored on purpose: it is older than
+   * what we loaded, or (in a cluster) not here yet. Every later copy of it
+   * (history, joined, a gap fill, search) comes from the store, which holds
+   * the latest text and `edited_at`, so keeping the event would buy nothing.
+   * An edit older than the one shown (a history page read before the edit
+   * but delivered after the `edited` event) is ignored too: the latest wins.
+   */
+  applyEdit(seq, text, editedAt) {
+    const entry = this.bySeq.get(seq);
+    if (!entry || entry.deleted || !(editedAt > 0) || editedAt < entry.editedAt) return false;
+    const changed = entry.text !== String(text) || entry.editedAt !== editedAt;
+    entry.text = String(text);
+    entry.editedAt = editedAt;
+    return changed;
   }
 
   /** Adds many messages (any order); returns the first gap found, if any. */
@@ -92,6 +133,7 @@ export class Timeline {
     if (!entry) return false;
     entry.deleted = true;
     entry.text = '';
+    entry.editedAt = 0;
     return true;
   }
 
@@ -193,5 +235,7 @@ function toEntry(raw) {
     text: raw.deleted ? '' : String(raw.text ?? ''),
     clientId: typeof raw.client_id === 'string' ? raw.client_id : '',
     deleted: Boolean(raw.deleted),
+    // When the text was last edited (ms since the epoch); 0: never.
+    editedAt: !raw.deleted && Number.isFinite(raw.edited_at) && raw.edited_at > 0 ? raw.edited_at : 0,
   };
 }
