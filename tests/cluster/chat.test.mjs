@@ -184,6 +184,58 @@ describe('chat across nodes', () => {
     for (const client of [...senders, reader]) await client.close();
   });
 
+  test('edits and deletes cross nodes, reach the shared history, and a resend on another node is not stored twice', async () => {
+    const alice = await member(a, 'edit_alice', 'general');
+    const bob = await member(b, 'edit_bob', 'general');
+    alice.send({ type: 'send', room: 'general', text: 'helo', client_id: 'x-1' });
+    const sent = await alice.next((f) => f.type === 'message' && f.client_id === 'x-1');
+    alice.send({ type: 'send', room: 'general', text: 'to delete', client_id: 'x-2' });
+    const doomed = await alice.next((f) => f.type === 'message' && f.client_id === 'x-2');
+    await bob.next((f) => f.type === 'message' && f.seq === doomed.seq);
+
+    const refused = await bob.request({ type: 'edit', room: 'general', seq: sent.seq, text: 'hijack' });
+    assert.equal(refused.code, 'forbidden');
+    alice.send({ type: 'edit', room: 'general', seq: sent.seq, text: 'hello' });
+    const edited = await bob.next((f) => f.type === 'edited' && f.seq === sent.seq);
+    assert.equal(edited.text, 'hello');
+    alice.send({ type: 'delete', room: 'general', seq: doomed.seq });
+    await bob.next((f) => f.type === 'deleted' && f.seq === doomed.seq);
+
+    // A joiner on B (from B's window) and on C (from Redis) see the edit and the tombstone.
+    for (const node of [b, c]) {
+      const viewer = await member(node, `edit_view_${node === b ? 'b' : 'c'}`, 'general');
+      const got = viewer.joined.messages;
+      assert.equal(got.find((m) => m.seq === sent.seq).text, 'hello', JSON.stringify(got));
+      assert.equal(got.find((m) => m.seq === sent.seq).edited_at, edited.edited_at);
+      assert.equal(got.find((m) => m.seq === doomed.seq).deleted, true);
+      const page = await viewer.request({ type: 'history', room: 'general', before: sent.seq + 1, limit: 1 });
+      assert.equal(page.messages[0].text, 'hello');
+      await viewer.close();
+    }
+    const rest = await http(c, `/api/rooms/general/messages?before=${sent.seq + 1}&limit=1`);
+    assert.equal(rest.json.messages[0].text, 'hello');
+
+    // Alice's connection drops; she reclaims her name on B and resends x-1: the original comes back.
+    const token = alice.welcome.token;
+    alice.socket.terminate();
+    const again = await ChatClient.connect(b);
+    again.send({ type: 'hello', nick: 'edit_alice', token });
+    const welcome = await again.next((f) => f.type === 'welcome' || f.type === 'error');
+    assert.equal(welcome.type, 'welcome', JSON.stringify(welcome));
+    assert.equal((await again.request({ type: 'join', room: 'general' })).type, 'joined');
+    again.send({ type: 'send', room: 'general', text: 'helo', client_id: 'x-1' });
+    const original = await again.next((f) => f.type === 'message' && f.client_id === 'x-1');
+    assert.equal(original.seq, sent.seq);
+    assert.equal(original.text, 'hello', 'the original as it is now');
+    // Nothing new was broadcast: bob's next message is the next one anyone sends.
+    bob.send({ type: 'send', room: 'general', text: 'after', client_id: 'y-1' });
+    const after = await bob.next((f) => f.type === 'message' && f.client_id === 'y-1');
+    assert.equal(after.seq, doomed.seq + 1);
+    assert.equal(bob.frames.filter((f) => f.type === 'message' && f.client_id === 'x-1').length, 1);
+    await again.close();
+    await bob.close();
+  });
+
   test('a direct message reaches a user on the other node', async () => {
     const kay = await ChatClient.login(a, 'kay');
     const lou = await ChatClient.login(b, 'lou');
