@@ -4,7 +4,7 @@
 #
 #   cmake -DBUILD_DIR=... -DTARGET=... -DEXPECTED=... [-DCONFIG=...] -P ExpectCompileFail.cmake
 
-cmake_minimum_required(VERSION 3.25)
+cmake_minimum_required(VERSION 3.14...3.31)
 
 foreach(_var IN ITEMS BUILD_DIR TARGET EXPECTED)
     if(NOT DEFINED ${_var} OR "${${_var}}" STREQUAL "")

@@ -60,7 +60,7 @@ public:
           store_(options.store ? std::move(options.store)
                                : std::make_shared<MemoryStore>(options.limits.history_window)),
           bus_(options.bus ? std::move(options.bus) : std::make_shared<LocalBus>()),
-          random_(options.seed),
+          random_(options.seed != 0 ? options.seed : default_seed_v<Transport>),
           node_id_(options.node_id.empty() ? "n" + random_.hex(1) : options.node_id),
           lane_(transport_.make_lane()) {
         for (auto& record : store_->load_rooms()) add_room(std::move(record));

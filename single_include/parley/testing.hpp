@@ -389,6 +389,11 @@ public:
     using handle_type = std::uint64_t;
     using lane_type = ManualExecutor::LaneId;
 
+    /// The seed of a Lobby on this transport unless `LobbyOptions::seed` names
+    /// another (see `default_seed_v`): node id, room ids, epochs and resume
+    /// tokens are the same on every run of a test.
+    static constexpr std::uint64_t default_seed = 1;
+
     /// A one-shot timer; the default value names no timer.
     struct timer_type {
         VirtualClock::TimerId id = 0;
