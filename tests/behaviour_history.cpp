@@ -47,7 +47,7 @@ public:
     void append(const std::string& room_id, StoredMessagePtr message) override {
         rooms_[room_id].push_back(std::move(message));
     }
-    void update(const std::string& room_id, StoredMessagePtr changed) override {
+    void update(const std::string& room_id, const MessagePatch&, StoredMessagePtr changed) override {
         for (auto& m : rooms_[room_id])
             if (m->message.seq == changed->message.seq) m = changed;
     }

@@ -35,7 +35,7 @@ public:
     void save_room(const parley::RoomRecord&) override {}
     void remove_room(const std::string&) override {}
     void append(const std::string&, parley::StoredMessagePtr) override {}
-    void update(const std::string&, parley::StoredMessagePtr) override {}
+    void update(const std::string&, const parley::MessagePatch&, parley::StoredMessagePtr) override {}
     void read(const std::string& room, parley::HistoryQuery q, ReadDone done) override {
         parley::HistoryPage page;
         for (const auto& m : cluster_->streams[room])

@@ -353,8 +353,8 @@ public:
     void save_room(const parley::RoomRecord& room) override { inner_.save_room(room); }
     void remove_room(const std::string& id) override { inner_.remove_room(id); }
     void append(const std::string& id, parley::StoredMessagePtr m) override { inner_.append(id, std::move(m)); }
-    void update(const std::string& id, parley::StoredMessagePtr t) override {
-        inner_.update(id, std::move(t));
+    void update(const std::string& id, const parley::MessagePatch& p, parley::StoredMessagePtr t) override {
+        inner_.update(id, p, std::move(t));
     }
     void read(const std::string& id, parley::HistoryQuery q, ReadDone done) override {
         inner_.read(id, q, std::move(done));
@@ -412,6 +412,9 @@ TEST_CASE("every error code but server_busy is produced on the wire and counted 
     s.exchange(bob, R"({"type":"send","room":"general","text":"bob's"})");
     s.transport.advance(limits.edit_window + std::chrono::seconds(1));
     provoke(bob, R"({"type":"edit","room":"general","seq":2,"text":"late"})");
+    for (int i = 0; i < 20; ++i)
+        s.exchange(bob, R"({"type":"react","room":"general","seq":2,"on":true,"emoji":"e)" + std::to_string(i) + "\"}");
+    provoke(bob, R"({"type":"react","room":"general","seq":2,"on":true,"emoji":"e20"})");
     provoke(bob, R"({"type":"dm","to":"nobody","text":"hi"})");
     provoke(bob, R"({"type":"search","room":"general","q":"mine"})");
 

@@ -48,7 +48,7 @@ TEST_CASE("hello is answered with a welcome carrying session, nick, token, proto
                                               "max_room_name_chars", "max_rooms_per_client",
                                               "max_history_page", "rate_per_second", "rate_burst",
                                               "typing_expiry_ms", "typing_throttle_ms",
-                                              "ping_interval_ms", "idle_timeout_ms", "edit_window_ms"});
+                                              "ping_interval_ms", "idle_timeout_ms", "edit_window_ms", "max_reactions_per_message", "max_emoji_bytes"});
     CHECK(u64(l, "max_frame_bytes") == 12345);
     CHECK(u64(l, "max_text_chars") == 321);
     CHECK(u64(l, "max_nick_chars") == 17);

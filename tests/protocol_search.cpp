@@ -20,8 +20,8 @@ public:
     void save_room(const parley::RoomRecord& r) override { inner_.save_room(r); }
     void remove_room(const std::string& id) override { inner_.remove_room(id); }
     void append(const std::string& id, parley::StoredMessagePtr m) override { inner_.append(id, std::move(m)); }
-    void update(const std::string& id, parley::StoredMessagePtr t) override {
-        inner_.update(id, std::move(t));
+    void update(const std::string& id, const parley::MessagePatch& p, parley::StoredMessagePtr t) override {
+        inner_.update(id, p, std::move(t));
     }
     void read(const std::string& id, parley::HistoryQuery q, ReadDone done) override {
         inner_.read(id, q, std::move(done));

@@ -83,7 +83,7 @@ TEST_CASE("deleted messages are never found, whether the tombstone is committed 
     SqliteStore store(dir.file("chat.db"), test_store_options());
     fill(store, {"secret plan", "secret recipe", "secret handshake"});
 
-    store.update("general", parley::make_tombstone(message(1, "secret plan")->message));
+    change(store, "general", parley::make_tombstone(message(1, "secret plan")->message));
     REQUIRE(store.flush());
     CHECK(seqs(search(store, "general", "secret").messages).size() == 2);
     CHECK(search(store, "general", "plan").messages.empty());
@@ -91,7 +91,7 @@ TEST_CASE("deleted messages are never found, whether the tombstone is committed 
     // Tombstone still queued (the disk refuses it): search must not show the message.
     store.set_max_file_bytes(1);
     for (std::uint64_t s = 4; s <= 60; ++s) store.append("general", message(s, std::string(5000, 'y')));
-    store.update("general", parley::make_tombstone(message(2, "secret recipe")->message));
+    change(store, "general", parley::make_tombstone(message(2, "secret recipe")->message));
     REQUIRE_FALSE(store.flush());
     CHECK(seqs(search(store, "general", "secret").messages) == std::vector<std::uint64_t>{3});
     store.set_max_file_bytes(0);

@@ -12,7 +12,7 @@ TEST_CASE("a SqliteStore reads back what was appended, tombstones included, befo
     SqliteStore store(dir.file("chat.db"), test_store_options());
     store.save_room(room("general"));
     for (std::uint64_t s = 1; s <= 5; ++s) store.append("general", message(s, "line " + std::to_string(s)));
-    store.update("general", parley::make_tombstone(message(2, "line 2")->message));
+    change(store, "general", parley::make_tombstone(message(2, "line 2")->message));
 
     // The first read races the commit (it is answered from the queue or the file,
     // with the same result); the second comes after it.
@@ -39,7 +39,7 @@ TEST_CASE("a read sees writes that are not committed yet", "[sqlite][store]") {
     REQUIRE(store.flush());
     store.set_max_file_bytes(1);
     for (std::uint64_t s = 2; s <= 60; ++s) store.append("general", message(s, std::string(5000, 'x')));
-    store.update("general", parley::make_tombstone(message(1, "committed")->message));
+    change(store, "general", parley::make_tombstone(message(1, "committed")->message));
     REQUIRE_FALSE(store.flush());
     REQUIRE(store.stats().pending > 0);
 
@@ -322,10 +322,10 @@ TEST_CASE("the text index stays consistent through appends, deletes, retention a
         for (std::uint64_t s = 1; s <= 60; ++s) {
             for (const std::string id : {"a", "b", "c"})
                 if (id != "c" || s <= 30) store.append(id, message(s, "word" + std::to_string(s % 5) + " common"));
-            if (s % 3 == 0) store.update("a", parley::make_tombstone(message(s - 1, "")->message));
+            if (s % 3 == 0) change(store, "a", parley::make_tombstone(message(s - 1, "")->message));
             if (s == 30) store.remove_room("c");
         }
-        store.update("b", parley::make_tombstone(message(60, "")->message));
+        change(store, "b", parley::make_tombstone(message(60, "")->message));
         REQUIRE(store.flush());
         CHECK(search(store, "b", "common", 100).messages.size() == 19);  // 41..59 kept
         CHECK(search(store, "c", "common").messages.empty());
@@ -346,15 +346,15 @@ TEST_CASE("an update replaces a message's text and edit time; a tombstone is nev
         store.append("general", message(1, "helo wrold"));
         store.append("general", message(2, "to be deleted"));
         // Pending and committed: reads see the edit either way.
-        store.update("general", parley::make_edited(message(1, "helo wrold")->message, "hello world", 5000));
+        change(store, "general", parley::make_edited(message(1, "helo wrold")->message, "hello world", 5000));
         auto pending = read_all(store, "general");
         REQUIRE(pending.messages.size() == 2);
         CHECK(pending.messages[0]->message.text == "hello world");
         REQUIRE(store.flush());
         CHECK(seqs(search(store, "general", "world").messages) == std::vector<std::uint64_t>{1});
         CHECK(search(store, "general", "wrold").messages.empty());
-        store.update("general", parley::make_tombstone(message(2, "")->message));
-        store.update("general", parley::make_edited(message(2, "to be deleted")->message, "back again", 6000));
+        change(store, "general", parley::make_tombstone(message(2, "")->message));
+        change(store, "general", parley::make_edited(message(2, "to be deleted")->message, "back again", 6000));
         REQUIRE(store.flush());
     }
     SqliteStore store(path, test_store_options());
@@ -389,7 +389,58 @@ TEST_CASE("a file of schema version 3 (before authors and edits) migrates forwar
     CHECK(page.messages[0]->message.author.empty());
     CHECK(page.messages[0]->message.edited_at == 0);
     CHECK(page.messages[1]->message.deleted);
-    store.update("general", parley::make_edited(page.messages[0]->message, "edited after the upgrade", 30));
+    change(store, "general", parley::make_edited(page.messages[0]->message, "edited after the upgrade", 30));
     REQUIRE(store.flush());
     CHECK(seqs(search(store, "general", "upgrade").messages) == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE("reactions are kept per author and emoji, in order of first use, and go with their message",
+          "[sqlite][store][reactions]") {
+    TempDir dir;
+    const auto path = dir.file("chat.db");
+    const auto react = [](SqliteStore& store, std::uint64_t seq, const std::string& emoji,
+                          const std::string& author, bool on) {
+        parley::MessagePatch patch;
+        patch.kind = parley::MessagePatch::Kind::reacted;
+        patch.seq = seq;
+        patch.emoji = emoji;
+        patch.author = author;
+        patch.on = on;
+        // The changed message matters only to the row; reactions are written from the patch.
+        store.update("general", patch, message(seq, "m" + std::to_string(seq)));
+    };
+    {
+        SqliteStore store(path, test_store_options());
+        for (std::uint64_t s = 1; s <= 3; ++s) store.append("general", message(s, "m" + std::to_string(s)));
+        react(store, 1, "🎉", "a", true);
+        react(store, 1, "👍", "b", true);
+        react(store, 1, "🎉", "b", true);
+        react(store, 1, "🎉", "b", true);  // a repeat: still one
+        react(store, 1, "👍", "b", false);
+        react(store, 2, "❤️", "a", true);
+        react(store, 3, "❤️", "a", true);
+        REQUIRE(store.flush());
+        change(store, "general", parley::make_tombstone(message(2, "")->message));
+        REQUIRE(store.flush());
+    }
+    SqliteStore store(path, test_store_options());
+    const auto page = read_all(store, "general");
+    REQUIRE(page.messages.size() == 3);
+    const auto& first = page.messages[0]->message;
+    REQUIRE(first.reactions.size() == 1);
+    CHECK(first.reactions[0].emoji == "🎉");
+    CHECK(first.reactions[0].authors == std::vector<std::string>{"a", "b"});
+    CHECK(page.messages[0]->json.find(R"("reactions":[{"emoji":"🎉","count":2}])") != std::string::npos);
+    CHECK(page.messages[0]->message.to_json("b").find(R"("count":2,"mine":true)") != std::string::npos);
+    CHECK(page.messages[1]->message.deleted);
+    CHECK(page.messages[1]->message.reactions.empty());
+    CHECK(page.messages[2]->message.reactions.size() == 1);
+    {
+        parley::detail::SqliteConnection db(path, false);
+        CHECK(db.query_text("SELECT count(*) FROM reactions WHERE seq = 2", "count") == "0");
+    }
+    store.remove_room("general");
+    REQUIRE(store.flush());
+    parley::detail::SqliteConnection db(path, false);
+    CHECK(db.query_text("SELECT count(*) FROM reactions", "count") == "0");
 }

@@ -86,6 +86,19 @@ inline StoredMessagePtr message(std::uint64_t seq, const std::string& text, cons
     return parley::make_stored(std::move(m));
 }
 
+/// `store.update` with the patch that turns a message into `changed` (a
+/// tombstone, or an edit), as a Hub would call it.
+inline void change(SqliteStore& store, const std::string& room, StoredMessagePtr changed) {
+    parley::MessagePatch patch;
+    patch.seq = changed->message.seq;
+    if (!changed->message.deleted) {
+        patch.kind = parley::MessagePatch::Kind::edited;
+        patch.text = changed->message.text;
+        patch.edited_at = changed->message.edited_at;
+    }
+    store.update(room, patch, std::move(changed));
+}
+
 /// Every answer of a store call, captured (the store answers on its own thread;
 /// `flush()` returns only after it has).
 struct Answers {
@@ -157,8 +170,8 @@ public:
     void save_room(const RoomRecord& r) override { inner_->save_room(r); }
     void remove_room(const std::string& id) override { inner_->remove_room(id); }
     void append(const std::string& id, StoredMessagePtr m) override { inner_->append(id, std::move(m)); }
-    void update(const std::string& id, StoredMessagePtr t) override {
-        inner_->update(id, std::move(t));
+    void update(const std::string& id, const parley::MessagePatch& p, StoredMessagePtr t) override {
+        inner_->update(id, p, std::move(t));
     }
     void read(const std::string& id, HistoryQuery query, ReadDone done) override {
         inner_->read(id, query, [this, done = std::move(done)](HistoryPage page) mutable {

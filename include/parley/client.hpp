@@ -377,6 +377,11 @@ private:
     }
 
     /// The new text is checked like a `send`'s; the Hub checks authorship and age.
+    void on_react(detail::Request& rq, const protocol::ReactFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->react(session_, fields.seq, std::string(fields.emoji), fields.on, rq.ref());
+    }
+
     void on_edit(detail::Request& rq, const protocol::EditFields& fields) {
         if (auto hub = joined_hub(rq, fields.room))
             hub->edit_message(session_, fields.seq, std::string(fields.text), rq.ref());

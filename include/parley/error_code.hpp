@@ -34,6 +34,7 @@ enum class ErrorCode : unsigned char {
     not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
     unavailable,    ///< a cluster backend (Redis) is unreachable; retry later
     edit_expired,   ///< the message is older than `Limits::edit_window`
+    too_many_reactions,  ///< the message has `Limits::max_reactions_per_message` emojis already
     count_  // number of codes; not a code
 };
 
@@ -47,7 +48,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
         "not_found",    "forbidden",         "user_not_found", "server_busy",
-        "not_supported", "unavailable",      "edit_expired"};
+        "not_supported", "unavailable",      "edit_expired", "too_many_reactions"};
     return names[static_cast<std::size_t>(code)];
 }
 

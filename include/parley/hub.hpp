@@ -117,6 +117,17 @@ public:
             on_change(session, std::move(patch), ref);
         });
     }
+    /// A member adds (`on`) or takes back its `emoji` on message `seq`.
+    void react(std::uint64_t session, std::uint64_t seq, std::string emoji, bool on, detail::Ref ref) {
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::reacted;
+        patch.seq = seq;
+        patch.emoji = std::move(emoji);
+        patch.on = on;
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            on_change(session, std::move(patch), ref);
+        });
+    }
     /// The author replaces the text of message `seq` (checked on this lane).
     void edit_message(std::uint64_t session, std::uint64_t seq, std::string text, detail::Ref ref) {
         MessagePatch patch;
@@ -363,7 +374,7 @@ private:
         }
         lobby_.deliver(r.client, r.handle,
                        make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
-                                                        messages, record_.epoch, complete)));
+                                                        messages, record_.epoch, complete, r.author)));
         if (!rejoin && !took_over) {
             auto frame = make_frame(detail::encode_presence(record_.id, "join", r.nick));
             broadcast_local(frame, r.session);
@@ -632,6 +643,7 @@ private:
     void on_change(std::uint64_t session, MessagePatch patch, const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        if (patch.kind == MessagePatch::Kind::reacted) patch.author = m->author;
         const auto seq = patch.seq;
         if (seq == 0 || seq >= next_seq_)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
@@ -664,6 +676,7 @@ private:
         const bool edit = patch.kind == MessagePatch::Kind::edited;
         if (!slot || slot->message.deleted)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found, "no such message");
+        if (patch.kind == MessagePatch::Kind::reacted) return react_checked(*m, slot, patch, ref);
         // The author's identity, never the nickname: a nickname changes hands, and
         // a message whose author is unknown (stored before authors were kept)
         // belongs to nobody who can prove it.
@@ -680,10 +693,28 @@ private:
                                                       .count()) +
                                    " s after they are sent");
         slot = patch.applied_to(slot->message);
-        lobby_.store().update(record_.id, slot);
+        lobby_.store().update(record_.id, patch, slot);
         const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
                                            : detail::encode_deleted(record_.id, patch.seq));
         broadcast(frame, 0, patch);
+    }
+
+    /// Anyone in the room may react; one reaction per member and emoji (a repeat
+    /// changes nothing and tells nobody), at most max_reactions_per_message emojis.
+    void react_checked(const Member& m, StoredMessagePtr& slot, const MessagePatch& patch,
+                       const detail::Ref& ref) {
+        if (!patch.changes_reactions_of(slot->message)) return;
+        if (patch.on && !slot->message.reaction(patch.emoji) &&
+            slot->message.reactions.size() >= limits_.max_reactions_per_message)
+            return reply_error(m.client, m.handle, ref, ErrorCode::too_many_reactions,
+                               "a message has at most " + std::to_string(limits_.max_reactions_per_message) +
+                                   " different reactions");
+        slot = patch.applied_to(slot->message);
+        lobby_.store().update(record_.id, patch, slot);
+        const auto* now = slot->message.reaction(patch.emoji);
+        broadcast(make_frame(detail::encode_reaction(record_.id, patch.seq, patch.emoji, m.nick, patch.on,
+                                                     now ? now->authors.size() : 0)),
+                  0, patch);
     }
 
     void on_history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
@@ -694,7 +725,8 @@ private:
                 [this, session, ref](std::vector<StoredMessagePtr> messages, bool complete) {
                     if (auto* member = find(session))
                         reply(*member,
-                              detail::encode_history(ref, record_.id, messages, complete));
+                              detail::encode_history(ref, record_.id, messages, complete,
+                                                     member->author));
                 });
     }
 

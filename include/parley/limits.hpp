@@ -60,6 +60,12 @@ struct Limits {
     /// How long after sending its author may edit a message: long enough to fix a
     /// typo noticed later, short enough that a conversation is not rewritten.
     std::chrono::milliseconds edit_window{15 * 60 * 1000};
+    /// Distinct emojis on one message: enough for any conversation, few enough
+    /// that a message's reactions stay a short line.
+    std::size_t max_reactions_per_message = 20;
+    /// Bytes of one reaction's emoji: the longest emoji sequences (families,
+    /// flags with tags) fit, a sentence does not.
+    std::size_t max_emoji_bytes = 32;
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most

@@ -45,7 +45,7 @@ public:
         while (ring.size() > capacity_) ring.pop_front();
     }
 
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    void update(const std::string& room_id, const MessagePatch&, StoredMessagePtr message) override {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = rooms_.find(room_id);
         if (it == rooms_.end()) return;

@@ -4,14 +4,22 @@
 #include <parley/detail/json_text.hpp>
 #include <parley/version.hpp>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
+
+/// One emoji on a message and who put it there (author identities, oldest first).
+struct Reaction {
+    std::string emoji;
+    std::vector<std::string> authors;
+};
 
 /// One chat message of a room, immutable once stored. Deleting a message
 /// replaces it with a tombstone that keeps only `seq` and `ts`.
@@ -30,11 +38,14 @@ struct ChatMessage {
     /// stored. Never sent (not part of `to_json`); empty when unknown, and then
     /// nobody may delete the message.
     std::string author;
+    /// Emojis in order of first use; never on a tombstone.
+    std::vector<Reaction> reactions;
 
-    /// The wire form `{seq, ts, from, text, client_id?, edited_at?}` or `{seq, ts, deleted:true}`.
-    /// Written directly into a string of its exact size (not through
-    /// JsonWriter): it is built once per message.
-    std::string to_json() const {
+    /// The wire form `{seq, ts, from, text, client_id?, edited_at?, reactions?}` or
+    /// `{seq, ts, deleted:true}`. `viewer` (an author identity) marks its own
+    /// reactions `mine`. Written directly into a string of its exact size (not
+    /// through JsonWriter): it is built once per message.
+    std::string to_json(std::string_view viewer = {}) const {
         using namespace std::string_view_literals;
         // Every string and integer is measured once; plain strings (nearly all)
         // are then copied without a second scan.
@@ -67,7 +78,40 @@ struct ChatMessage {
         if (edited_at != 0) w.raw(R"(,"edited_at":)"sv).raw(edited_text.text());
         w.raw("}"sv);
         assert(w.position() == out.data() + out.size());
+        if (!reactions.empty()) {
+            out.pop_back();
+            append_reactions(out, viewer);
+            out.push_back('}');
+        }
         return out;
+    }
+
+    /// The reaction of `emoji`, or null.
+    const Reaction* reaction(std::string_view emoji) const {
+        for (const auto& r : reactions)
+            if (r.emoji == emoji) return &r;
+        return nullptr;
+    }
+
+private:
+    // `,"reactions":[{"emoji":..,"count":..,"mine":true?},..]`: rare, so built simply.
+    void append_reactions(std::string& out, std::string_view viewer) const {
+        out += R"(,"reactions":[)";
+        for (std::size_t i = 0; i < reactions.size(); ++i) {
+            const auto& r = reactions[i];
+            if (i) out.push_back(',');
+            out += R"({"emoji":)";
+            const auto plan = detail::plan_json_string(r.emoji);
+            const auto at = out.size();
+            out.resize(at + plan.size);
+            detail::JsonSink(out.data() + at).string(r.emoji, plan);
+            out += R"(,"count":)";
+            out += std::to_string(r.authors.size());
+            if (!viewer.empty() && std::find(r.authors.begin(), r.authors.end(), viewer) != r.authors.end())
+                out += R"(,"mine":true)";
+            out.push_back('}');
+        }
+        out.push_back(']');
     }
 };
 
@@ -111,19 +155,47 @@ inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
 }
 
 /// A change to one stored message, by `seq`: what a Hub applies to its window,
-/// hands to `Store::update` (as the changed message) and shares with the other
-/// nodes of a cluster (`BusEvent::patch`).
+/// hands to `Store::update` (with the changed message) and shares with the
+/// other nodes of a cluster (`BusEvent::patch`).
 struct MessagePatch {
-    enum class Kind : unsigned char { deleted, edited };
+    enum class Kind : unsigned char { deleted, edited, reacted };
     Kind kind = Kind::deleted;
     std::uint64_t seq = 0;
     std::string text;            ///< edited: the new text
     std::int64_t edited_at = 0;  ///< edited: when (ms since the Unix epoch)
+    std::string emoji;           ///< reacted: which
+    std::string author;          ///< reacted: whose reaction (an author identity)
+    bool on = true;              ///< reacted: added (true) or taken back
 
-    /// `original` changed by this patch (a deleted message stays deleted).
+    /// `original` changed by this patch (a deleted message stays deleted; a
+    /// reaction added twice or removed when absent changes nothing).
     StoredMessagePtr applied_to(const ChatMessage& original) const {
         if (original.deleted || kind == Kind::deleted) return make_tombstone(original);
-        return make_edited(original, text, edited_at);
+        if (kind == Kind::edited) return make_edited(original, text, edited_at);
+        ChatMessage m = original;
+        apply_reaction(m);
+        return make_stored(std::move(m));
+    }
+
+    /// Whether applying this reaction to `m` would change it.
+    bool changes_reactions_of(const ChatMessage& m) const {
+        const auto* r = m.reaction(emoji);
+        const bool has = r && std::find(r->authors.begin(), r->authors.end(), author) != r->authors.end();
+        return has != on;
+    }
+
+    void apply_reaction(ChatMessage& m) const {
+        auto it = std::find_if(m.reactions.begin(), m.reactions.end(),
+                               [this](const Reaction& r) { return r.emoji == emoji; });
+        if (on) {
+            if (it == m.reactions.end()) it = m.reactions.insert(m.reactions.end(), Reaction{emoji, {}});
+            if (std::find(it->authors.begin(), it->authors.end(), author) == it->authors.end())
+                it->authors.push_back(author);
+            return;
+        }
+        if (it == m.reactions.end()) return;
+        it->authors.erase(std::remove(it->authors.begin(), it->authors.end(), author), it->authors.end());
+        if (it->authors.empty()) m.reactions.erase(it);
     }
 };
 

@@ -78,11 +78,13 @@ public:
     virtual void remove_room(const std::string& room_id) = 0;
 
     virtual void append(const std::string& room_id, StoredMessagePtr message) = 0;
-    /// Replaces the stored message with `message->message.seq` by `message`: a
-    /// tombstone (`deleted`), an edit (new `text`, `edited_at`). Nothing when no
-    /// such message is stored (trimmed) or it is a tombstone already: a deleted
-    /// message never comes back.
-    virtual void update(const std::string& room_id, StoredMessagePtr message) = 0;
+    /// Message `patch.seq` changed: deleted, edited or reacted to. `changed` is
+    /// the whole message after the change, for a store that keeps whole rows;
+    /// a store shared by several nodes applies `patch` itself (two reactions
+    /// made at once on two nodes must both count). Nothing when no such message
+    /// is stored (trimmed) or it is a tombstone already: a deleted message
+    /// never comes back.
+    virtual void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr changed) = 0;
     virtual void read(const std::string& room_id, HistoryQuery query, ReadDone done) = 0;
 
     /// Optional: whether `search` works. The Lobby answers `not_supported` otherwise.

@@ -502,6 +502,12 @@ struct Limits {
     /// How long after sending its author may edit a message: long enough to fix a
     /// typo noticed later, short enough that a conversation is not rewritten.
     std::chrono::milliseconds edit_window{15 * 60 * 1000};
+    /// Distinct emojis on one message: enough for any conversation, few enough
+    /// that a message's reactions stay a short line.
+    std::size_t max_reactions_per_message = 20;
+    /// Bytes of one reaction's emoji: the longest emoji sequences (families,
+    /// flags with tags) fit, a sentence does not.
+    std::size_t max_emoji_bytes = 32;
 
     // --- search -----------------------------------------------------------------------
     /// Results a `search` returns when the client does not say how many; at most
@@ -583,6 +589,7 @@ enum class ErrorCode : unsigned char {
     not_supported,  ///< the server cannot do this (e.g. search without a searchable store)
     unavailable,    ///< a cluster backend (Redis) is unreachable; retry later
     edit_expired,   ///< the message is older than `Limits::edit_window`
+    too_many_reactions,  ///< the message has `Limits::max_reactions_per_message` emojis already
     count_  // number of codes; not a code
 };
 
@@ -596,7 +603,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
         "room_exists",  "room_not_found",    "room_full",      "too_many_rooms",
         "not_in_room",  "text_empty",        "text_too_long",  "rate_limited",
         "not_found",    "forbidden",         "user_not_found", "server_busy",
-        "not_supported", "unavailable",      "edit_expired"};
+        "not_supported", "unavailable",      "edit_expired", "too_many_reactions"};
     return names[static_cast<std::size_t>(code)];
 }
 
@@ -889,14 +896,22 @@ private:
 PARLEY_NAMESPACE_END
 // ----- end <parley/detail/json_text.hpp> -----
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 PARLEY_NAMESPACE_BEGIN
+
+/// One emoji on a message and who put it there (author identities, oldest first).
+struct Reaction {
+    std::string emoji;
+    std::vector<std::string> authors;
+};
 
 /// One chat message of a room, immutable once stored. Deleting a message
 /// replaces it with a tombstone that keeps only `seq` and `ts`.
@@ -915,11 +930,14 @@ struct ChatMessage {
     /// stored. Never sent (not part of `to_json`); empty when unknown, and then
     /// nobody may delete the message.
     std::string author;
+    /// Emojis in order of first use; never on a tombstone.
+    std::vector<Reaction> reactions;
 
-    /// The wire form `{seq, ts, from, text, client_id?, edited_at?}` or `{seq, ts, deleted:true}`.
-    /// Written directly into a string of its exact size (not through
-    /// JsonWriter): it is built once per message.
-    std::string to_json() const {
+    /// The wire form `{seq, ts, from, text, client_id?, edited_at?, reactions?}` or
+    /// `{seq, ts, deleted:true}`. `viewer` (an author identity) marks its own
+    /// reactions `mine`. Written directly into a string of its exact size (not
+    /// through JsonWriter): it is built once per message.
+    std::string to_json(std::string_view viewer = {}) const {
         using namespace std::string_view_literals;
         // Every string and integer is measured once; plain strings (nearly all)
         // are then copied without a second scan.
@@ -952,7 +970,40 @@ struct ChatMessage {
         if (edited_at != 0) w.raw(R"(,"edited_at":)"sv).raw(edited_text.text());
         w.raw("}"sv);
         assert(w.position() == out.data() + out.size());
+        if (!reactions.empty()) {
+            out.pop_back();
+            append_reactions(out, viewer);
+            out.push_back('}');
+        }
         return out;
+    }
+
+    /// The reaction of `emoji`, or null.
+    const Reaction* reaction(std::string_view emoji) const {
+        for (const auto& r : reactions)
+            if (r.emoji == emoji) return &r;
+        return nullptr;
+    }
+
+private:
+    // `,"reactions":[{"emoji":..,"count":..,"mine":true?},..]`: rare, so built simply.
+    void append_reactions(std::string& out, std::string_view viewer) const {
+        out += R"(,"reactions":[)";
+        for (std::size_t i = 0; i < reactions.size(); ++i) {
+            const auto& r = reactions[i];
+            if (i) out.push_back(',');
+            out += R"({"emoji":)";
+            const auto plan = detail::plan_json_string(r.emoji);
+            const auto at = out.size();
+            out.resize(at + plan.size);
+            detail::JsonSink(out.data() + at).string(r.emoji, plan);
+            out += R"(,"count":)";
+            out += std::to_string(r.authors.size());
+            if (!viewer.empty() && std::find(r.authors.begin(), r.authors.end(), viewer) != r.authors.end())
+                out += R"(,"mine":true)";
+            out.push_back('}');
+        }
+        out.push_back(']');
     }
 };
 
@@ -996,19 +1047,47 @@ inline StoredMessagePtr make_tombstone(const ChatMessage& original) {
 }
 
 /// A change to one stored message, by `seq`: what a Hub applies to its window,
-/// hands to `Store::update` (as the changed message) and shares with the other
-/// nodes of a cluster (`BusEvent::patch`).
+/// hands to `Store::update` (with the changed message) and shares with the
+/// other nodes of a cluster (`BusEvent::patch`).
 struct MessagePatch {
-    enum class Kind : unsigned char { deleted, edited };
+    enum class Kind : unsigned char { deleted, edited, reacted };
     Kind kind = Kind::deleted;
     std::uint64_t seq = 0;
     std::string text;            ///< edited: the new text
     std::int64_t edited_at = 0;  ///< edited: when (ms since the Unix epoch)
+    std::string emoji;           ///< reacted: which
+    std::string author;          ///< reacted: whose reaction (an author identity)
+    bool on = true;              ///< reacted: added (true) or taken back
 
-    /// `original` changed by this patch (a deleted message stays deleted).
+    /// `original` changed by this patch (a deleted message stays deleted; a
+    /// reaction added twice or removed when absent changes nothing).
     StoredMessagePtr applied_to(const ChatMessage& original) const {
         if (original.deleted || kind == Kind::deleted) return make_tombstone(original);
-        return make_edited(original, text, edited_at);
+        if (kind == Kind::edited) return make_edited(original, text, edited_at);
+        ChatMessage m = original;
+        apply_reaction(m);
+        return make_stored(std::move(m));
+    }
+
+    /// Whether applying this reaction to `m` would change it.
+    bool changes_reactions_of(const ChatMessage& m) const {
+        const auto* r = m.reaction(emoji);
+        const bool has = r && std::find(r->authors.begin(), r->authors.end(), author) != r->authors.end();
+        return has != on;
+    }
+
+    void apply_reaction(ChatMessage& m) const {
+        auto it = std::find_if(m.reactions.begin(), m.reactions.end(),
+                               [this](const Reaction& r) { return r.emoji == emoji; });
+        if (on) {
+            if (it == m.reactions.end()) it = m.reactions.insert(m.reactions.end(), Reaction{emoji, {}});
+            if (std::find(it->authors.begin(), it->authors.end(), author) == it->authors.end())
+                it->authors.push_back(author);
+            return;
+        }
+        if (it == m.reactions.end()) return;
+        it->authors.erase(std::remove(it->authors.begin(), it->authors.end(), author), it->authors.end());
+        if (it->authors.empty()) m.reactions.erase(it);
     }
 };
 
@@ -1107,11 +1186,13 @@ public:
     virtual void remove_room(const std::string& room_id) = 0;
 
     virtual void append(const std::string& room_id, StoredMessagePtr message) = 0;
-    /// Replaces the stored message with `message->message.seq` by `message`: a
-    /// tombstone (`deleted`), an edit (new `text`, `edited_at`). Nothing when no
-    /// such message is stored (trimmed) or it is a tombstone already: a deleted
-    /// message never comes back.
-    virtual void update(const std::string& room_id, StoredMessagePtr message) = 0;
+    /// Message `patch.seq` changed: deleted, edited or reacted to. `changed` is
+    /// the whole message after the change, for a store that keeps whole rows;
+    /// a store shared by several nodes applies `patch` itself (two reactions
+    /// made at once on two nodes must both count). Nothing when no such message
+    /// is stored (trimmed) or it is a tombstone already: a deleted message
+    /// never comes back.
+    virtual void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr changed) = 0;
     virtual void read(const std::string& room_id, HistoryQuery query, ReadDone done) = 0;
 
     /// Optional: whether `search` works. The Lobby answers `not_supported` otherwise.
@@ -1360,7 +1441,7 @@ public:
         while (ring.size() > capacity_) ring.pop_front();
     }
 
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    void update(const std::string& room_id, const MessagePatch&, StoredMessagePtr message) override {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = rooms_.find(room_id);
         if (it == rooms_.end()) return;
@@ -2438,6 +2519,8 @@ inline std::string encode_welcome(const Ref& ref, std::string_view session, std:
     w.field("ping_interval_ms", ms(limits.ping_interval));
     w.field("idle_timeout_ms", ms(limits.idle_timeout));
     w.field("edit_window_ms", ms(limits.edit_window));
+    w.field("max_reactions_per_message", std::uint64_t{limits.max_reactions_per_message});
+    w.field("max_emoji_bytes", std::uint64_t{limits.max_emoji_bytes});
     w.end_object();
     return w.finish();
 }
@@ -2472,33 +2555,39 @@ inline std::string encode_room_removed(std::string_view id) {
     return start(w, "room_removed").field("id", id).finish();
 }
 
-inline void write_messages(JsonWriter& w, const std::vector<StoredMessagePtr>& messages) {
+/// `viewer` (an author identity; empty: none) gets its own reactions marked `mine`.
+inline void write_messages(JsonWriter& w, const std::vector<StoredMessagePtr>& messages,
+                           std::string_view viewer = {}) {
     w.key("messages").begin_array();
-    for (const auto& m : messages) w.raw(m->json);
+    for (const auto& m : messages) {
+        if (viewer.empty() || m->message.reactions.empty()) w.raw(m->json);
+        else w.raw(m->message.to_json(viewer));
+    }
     w.end_array();
 }
 
 inline std::string encode_joined(const Ref& ref, std::string_view id, std::string_view name,
                                  const std::vector<std::string_view>& members,
                                  const std::vector<StoredMessagePtr>& messages,
-                                 std::string_view epoch, bool complete) {
+                                 std::string_view epoch, bool complete, std::string_view viewer = {}) {
     JsonWriter w;
     start(w, "joined", &ref);
     w.key("room").begin_object().field("id", id).field("name", name).end_object();
     w.key("members").begin_array();
     for (auto nick : members) w.str(nick);
     w.end_array();
-    write_messages(w, messages);
+    write_messages(w, messages, viewer);
     w.field("epoch", epoch).field("complete", complete);
     return w.finish();
 }
 
 inline std::string encode_history(const Ref& ref, std::string_view room,
-                                  const std::vector<StoredMessagePtr>& messages, bool complete) {
+                                  const std::vector<StoredMessagePtr>& messages, bool complete,
+                                  std::string_view viewer = {}) {
     JsonWriter w;
     start(w, "history", &ref);
     w.field("room", room);
-    write_messages(w, messages);
+    write_messages(w, messages, viewer);
     w.field("complete", complete);
     return w.finish();
 }
@@ -2590,6 +2679,15 @@ inline std::string encode_edited(std::string_view room, const ChatMessage& m) {
     JsonWriter w;
     start(w, "edited").field("room", room).field("seq", m.seq).field("text", m.text);
     return w.key("edited_at").i64(m.edited_at).finish();
+}
+
+/// `{"type":"reaction","room":..,"seq":..,"emoji":..,"nick":..,"on":..,"count":..}`:
+/// `count` is the emoji's total after the change.
+inline std::string encode_reaction(std::string_view room, std::uint64_t seq, std::string_view emoji,
+                                   std::string_view nick, bool on, std::uint64_t count) {
+    JsonWriter w;
+    start(w, "reaction").field("room", room).field("seq", seq).field("emoji", emoji);
+    return w.field("nick", nick).field("on", on).field("count", count).finish();
 }
 
 /// `room` empty: the direct reply to the one who changed name.
@@ -2915,6 +3013,17 @@ public:
             on_change(session, std::move(patch), ref);
         });
     }
+    /// A member adds (`on`) or takes back its `emoji` on message `seq`.
+    void react(std::uint64_t session, std::uint64_t seq, std::string emoji, bool on, detail::Ref ref) {
+        MessagePatch patch;
+        patch.kind = MessagePatch::Kind::reacted;
+        patch.seq = seq;
+        patch.emoji = std::move(emoji);
+        patch.on = on;
+        post([this, session, patch = std::move(patch), ref = std::move(ref)]() mutable {
+            on_change(session, std::move(patch), ref);
+        });
+    }
     /// The author replaces the text of message `seq` (checked on this lane).
     void edit_message(std::uint64_t session, std::uint64_t seq, std::string text, detail::Ref ref) {
         MessagePatch patch;
@@ -3161,7 +3270,7 @@ private:
         }
         lobby_.deliver(r.client, r.handle,
                        make_frame(detail::encode_joined(r.ref, record_.id, record_.name, nicks,
-                                                        messages, record_.epoch, complete)));
+                                                        messages, record_.epoch, complete, r.author)));
         if (!rejoin && !took_over) {
             auto frame = make_frame(detail::encode_presence(record_.id, "join", r.nick));
             broadcast_local(frame, r.session);
@@ -3430,6 +3539,7 @@ private:
     void on_change(std::uint64_t session, MessagePatch patch, const detail::Ref& ref) {
         auto* m = find(session);
         if (!m) return reply_not_member(session, ref);
+        if (patch.kind == MessagePatch::Kind::reacted) patch.author = m->author;
         const auto seq = patch.seq;
         if (seq == 0 || seq >= next_seq_)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found,
@@ -3462,6 +3572,7 @@ private:
         const bool edit = patch.kind == MessagePatch::Kind::edited;
         if (!slot || slot->message.deleted)
             return reply_error(m->client, m->handle, ref, ErrorCode::not_found, "no such message");
+        if (patch.kind == MessagePatch::Kind::reacted) return react_checked(*m, slot, patch, ref);
         // The author's identity, never the nickname: a nickname changes hands, and
         // a message whose author is unknown (stored before authors were kept)
         // belongs to nobody who can prove it.
@@ -3478,10 +3589,28 @@ private:
                                                       .count()) +
                                    " s after they are sent");
         slot = patch.applied_to(slot->message);
-        lobby_.store().update(record_.id, slot);
+        lobby_.store().update(record_.id, patch, slot);
         const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
                                            : detail::encode_deleted(record_.id, patch.seq));
         broadcast(frame, 0, patch);
+    }
+
+    /// Anyone in the room may react; one reaction per member and emoji (a repeat
+    /// changes nothing and tells nobody), at most max_reactions_per_message emojis.
+    void react_checked(const Member& m, StoredMessagePtr& slot, const MessagePatch& patch,
+                       const detail::Ref& ref) {
+        if (!patch.changes_reactions_of(slot->message)) return;
+        if (patch.on && !slot->message.reaction(patch.emoji) &&
+            slot->message.reactions.size() >= limits_.max_reactions_per_message)
+            return reply_error(m.client, m.handle, ref, ErrorCode::too_many_reactions,
+                               "a message has at most " + std::to_string(limits_.max_reactions_per_message) +
+                                   " different reactions");
+        slot = patch.applied_to(slot->message);
+        lobby_.store().update(record_.id, patch, slot);
+        const auto* now = slot->message.reaction(patch.emoji);
+        broadcast(make_frame(detail::encode_reaction(record_.id, patch.seq, patch.emoji, m.nick, patch.on,
+                                                     now ? now->authors.size() : 0)),
+                  0, patch);
     }
 
     void on_history(std::uint64_t session, std::optional<std::uint64_t> before, std::size_t limit,
@@ -3492,7 +3621,8 @@ private:
                 [this, session, ref](std::vector<StoredMessagePtr> messages, bool complete) {
                     if (auto* member = find(session))
                         reply(*member,
-                              detail::encode_history(ref, record_.id, messages, complete));
+                              detail::encode_history(ref, record_.id, messages, complete,
+                                                     member->author));
                 });
     }
 
@@ -3963,6 +4093,24 @@ inline void text(detail::Request& rq, std::string_view text, const Limits& limit
                 "text is longer than " + std::to_string(limits.max_text_chars) + " characters");
 }
 
+/// A reaction's emoji: 1 to max_emoji_bytes bytes, something visible, no spaces
+/// or control characters (joiners and variation selectors inside an emoji are fine).
+inline void emoji(detail::Request& rq, std::string_view emoji, const Limits& limits) {
+    if (rq.problem()) return;
+    const std::string rule = "\"emoji\" must be 1 to " + std::to_string(limits.max_emoji_bytes) +
+                             " bytes of visible characters, without spaces";
+    if (emoji.empty() || emoji.size() > limits.max_emoji_bytes) return rq.fail(ErrorCode::bad_request, rule);
+    bool visible = false;
+    detail::CodePoints cps(emoji);
+    for (std::uint32_t cp; cps.next(cp);) {
+        const bool joiner = cp == 0x200D || (cp >= 0xFE00 && cp <= 0xFE0F);
+        if (detail::is_control(cp) || (detail::is_space_or_invisible(cp) && !joiner))
+            return rq.fail(ErrorCode::bad_request, rule);
+        visible = visible || !joiner;
+    }
+    if (!visible) rq.fail(ErrorCode::bad_request, rule);
+}
+
 /// The optional `client_id` of send and dm; empty when absent.
 inline std::string_view client_id(detail::Request& rq, const Limits& limits) {
     const auto id = rq.optional_string("client_id").value_or(std::string_view{});
@@ -4108,6 +4256,22 @@ struct EditFields {
     }
 };
 
+struct ReactFields {
+    std::string_view room;
+    std::uint64_t seq = 0;
+    std::string_view emoji;
+    bool on = true;
+    static ReactFields read(detail::Request& rq, const Limits& limits) {
+        ReactFields f;
+        f.room = rq.required_string("room");
+        f.seq = rq.required_count("seq");
+        f.emoji = rq.required_string("emoji");
+        f.on = rq.required_bool("on");
+        checks::emoji(rq, f.emoji, limits);
+        return f;
+    }
+};
+
 struct SearchFields {
     std::string_view room;
     std::string_view q;
@@ -4171,12 +4335,12 @@ struct RequestEntry {
 /// A row names the type, its gate, its validation (a `*Fields` type of
 /// requests.hpp, whose `read` checks the fields) and its handler, a member of
 /// the Session taking the request and the validated fields. Adding a request,
-/// say `{"type":"react","room":..,"seq":..,"emoji":..}`, is one row
+/// say `{"type":"pin","room":..,"seq":..}`, is one row
 ///
-///     {"react", Gate::after_hello, validated<ReactFields, &Session::on_react>},
+///     {"pin", Gate::after_hello, validated<PinFields, &Session::on_pin>},
 ///
-/// plus the handler `void on_react(detail::Request&, const ReactFields&)` and,
-/// unless an existing `*Fields` fits, its `ReactFields` in requests.hpp; then
+/// plus the handler `void on_pin(detail::Request&, const PinFields&)` and,
+/// unless an existing `*Fields` fits, its `PinFields` in requests.hpp; then
 /// docs/protocol.md and the dispatch test's list of types (tests/protocol_dispatch.cpp).
 ///
 /// The Session befriends this table (its handlers are private) and provides
@@ -4205,6 +4369,7 @@ struct RequestTable {
         {"history",      Gate::after_hello,  validated<HistoryFields,    &Session::on_history>},
         {"delete",       Gate::after_hello,  validated<DeleteFields,     &Session::on_delete>},
         {"edit",         Gate::after_hello,  validated<EditFields,       &Session::on_edit>},
+        {"react",        Gate::after_hello,  validated<ReactFields,      &Session::on_react>},
         {"rooms",        Gate::after_hello,  validated<NoFields,         &Session::on_rooms>},
         {"watch_lobby",  Gate::after_hello,  validated<NoFields,         &Session::on_watch_lobby>},
         {"create_room",  Gate::after_hello,  validated<CreateRoomFields, &Session::on_create_room>},
@@ -4584,6 +4749,11 @@ private:
     }
 
     /// The new text is checked like a `send`'s; the Hub checks authorship and age.
+    void on_react(detail::Request& rq, const protocol::ReactFields& fields) {
+        if (auto hub = joined_hub(rq, fields.room))
+            hub->react(session_, fields.seq, std::string(fields.emoji), fields.on, rq.ref());
+    }
+
     void on_edit(detail::Request& rq, const protocol::EditFields& fields) {
         if (auto hub = joined_hub(rq, fields.room))
             hub->edit_message(session_, fields.seq, std::string(fields.text), rq.ref());

@@ -236,6 +236,28 @@ describe('chat across nodes', () => {
     await bob.close();
   });
 
+  test('reactions made at once on two nodes both count, live and in the shared history', async () => {
+    const ann = await member(a, 'react_ann', 'general');
+    const ben = await member(b, 'react_ben', 'general');
+    ann.send({ type: 'send', room: 'general', text: 'ship it?', client_id: 'r-1' });
+    const sent = await ann.next((f) => f.type === 'message' && f.client_id === 'r-1');
+    await ben.next((f) => f.type === 'message' && f.seq === sent.seq);
+    // Both at once, one on each node.
+    ann.send({ type: 'react', room: 'general', seq: sent.seq, emoji: '🚀', on: true });
+    ben.send({ type: 'react', room: 'general', seq: sent.seq, emoji: '🚀', on: true });
+    for (const client of [ann, ben]) {
+      await eventually(() => client.frames.filter((f) => f.type === 'reaction').length >= 2);
+    }
+    const viewer = await member(c, 'react_view', 'general');
+    const onC = viewer.joined.messages.find((m) => m.seq === sent.seq);
+    assert.deepEqual(onC.reactions, [{ emoji: '🚀', count: 2 }], JSON.stringify(onC));
+    const page = await ben.request({ type: 'history', room: 'general', before: sent.seq + 1, limit: 1 });
+    assert.deepEqual(page.messages[0].reactions, [{ emoji: '🚀', count: 2, mine: true }]);
+    await viewer.close();
+    await ann.close();
+    await ben.close();
+  });
+
   test('a direct message reaches a user on the other node', async () => {
     const kay = await ChatClient.login(a, 'kay');
     const lou = await ChatClient.login(b, 'lou');

@@ -206,6 +206,51 @@ describe('restart', () => {
     }
   });
 
+  test('reactions are told live, survive a restart with totals and mine, and go with a deleted message', async () => {
+    const db = newDb();
+    let server = await startServer({ env: { PARLEY_DB: db } });
+    const room = await createRoom(server, 'Reactions');
+    const { client: alice } = await loginAndJoin(server, 'r_alice', room.id);
+    const { client: bob } = await loginAndJoin(server, 'r_bob', room.id);
+    const bobToken = bob.welcome.token;
+    alice.send({ type: 'send', room: room.id, text: 'pizza?', client_id: 'p1' });
+    const pizza = await alice.next((f) => f.type === 'message' && f.client_id === 'p1');
+    alice.send({ type: 'send', room: room.id, text: 'or not', client_id: 'p2' });
+    const other = await alice.next((f) => f.type === 'message' && f.client_id === 'p2');
+    bob.send({ type: 'react', room: room.id, seq: pizza.seq, emoji: '🍕', on: true });
+    const live = await alice.next((f) => f.type === 'reaction');
+    assert.deepEqual(live, { type: 'reaction', room: room.id, seq: pizza.seq, emoji: '🍕', nick: 'r_bob', on: true, count: 1 });
+    alice.send({ type: 'react', room: room.id, seq: pizza.seq, emoji: '🍕', on: true });
+    assert.equal((await bob.next((f) => f.type === 'reaction' && f.nick === 'r_alice')).count, 2);
+    alice.send({ type: 'react', room: room.id, seq: other.seq, emoji: '👎', on: true });
+    await bob.next((f) => f.type === 'reaction' && f.seq === other.seq);
+    alice.send({ type: 'delete', room: room.id, seq: other.seq });
+    await bob.next((f) => f.type === 'deleted' && f.seq === other.seq);
+    const tooLong = await bob.request({ type: 'react', room: room.id, seq: pizza.seq, emoji: 'x'.repeat(33), on: true });
+    assert.equal(tooLong.code, 'bad_request');
+    alice.close();
+    bob.close();
+
+    assert.equal((await server.stop('SIGTERM')).code, 0, server.stderr());
+    server = await startServer({ env: { PARLEY_DB: db } });
+    try {
+      const history = await fullHistory(server, room.id);
+      assert.deepEqual(history.find((m) => m.seq === pizza.seq).reactions, [{ emoji: '🍕', count: 2 }]);
+      assert.equal(history.find((m) => m.seq === other.seq).reactions, undefined);
+      const back = await ChatClient.connect(server);
+      back.send({ type: 'hello', nick: 'r_bob', token: bobToken });
+      await back.next((f) => f.type === 'welcome');
+      const joined = await back.request({ type: 'join', room: room.id });
+      assert.deepEqual(joined.messages.find((m) => m.seq === pizza.seq).reactions, [{ emoji: '🍕', count: 2, mine: true }]);
+      back.send({ type: 'react', room: room.id, seq: pizza.seq, emoji: '🍕', on: false });
+      const off = await back.next((f) => f.type === 'reaction');
+      assert.equal(off.count, 1);
+      back.close();
+    } finally {
+      await server.kill();
+    }
+  });
+
   test('kill -9 while clients send: every message broadcast a flush interval before is kept once, in order',
     async (t) => {
       const db = newDb();

@@ -58,6 +58,8 @@ inline std::string encode_welcome(const Ref& ref, std::string_view session, std:
     w.field("ping_interval_ms", ms(limits.ping_interval));
     w.field("idle_timeout_ms", ms(limits.idle_timeout));
     w.field("edit_window_ms", ms(limits.edit_window));
+    w.field("max_reactions_per_message", std::uint64_t{limits.max_reactions_per_message});
+    w.field("max_emoji_bytes", std::uint64_t{limits.max_emoji_bytes});
     w.end_object();
     return w.finish();
 }
@@ -92,33 +94,39 @@ inline std::string encode_room_removed(std::string_view id) {
     return start(w, "room_removed").field("id", id).finish();
 }
 
-inline void write_messages(JsonWriter& w, const std::vector<StoredMessagePtr>& messages) {
+/// `viewer` (an author identity; empty: none) gets its own reactions marked `mine`.
+inline void write_messages(JsonWriter& w, const std::vector<StoredMessagePtr>& messages,
+                           std::string_view viewer = {}) {
     w.key("messages").begin_array();
-    for (const auto& m : messages) w.raw(m->json);
+    for (const auto& m : messages) {
+        if (viewer.empty() || m->message.reactions.empty()) w.raw(m->json);
+        else w.raw(m->message.to_json(viewer));
+    }
     w.end_array();
 }
 
 inline std::string encode_joined(const Ref& ref, std::string_view id, std::string_view name,
                                  const std::vector<std::string_view>& members,
                                  const std::vector<StoredMessagePtr>& messages,
-                                 std::string_view epoch, bool complete) {
+                                 std::string_view epoch, bool complete, std::string_view viewer = {}) {
     JsonWriter w;
     start(w, "joined", &ref);
     w.key("room").begin_object().field("id", id).field("name", name).end_object();
     w.key("members").begin_array();
     for (auto nick : members) w.str(nick);
     w.end_array();
-    write_messages(w, messages);
+    write_messages(w, messages, viewer);
     w.field("epoch", epoch).field("complete", complete);
     return w.finish();
 }
 
 inline std::string encode_history(const Ref& ref, std::string_view room,
-                                  const std::vector<StoredMessagePtr>& messages, bool complete) {
+                                  const std::vector<StoredMessagePtr>& messages, bool complete,
+                                  std::string_view viewer = {}) {
     JsonWriter w;
     start(w, "history", &ref);
     w.field("room", room);
-    write_messages(w, messages);
+    write_messages(w, messages, viewer);
     w.field("complete", complete);
     return w.finish();
 }
@@ -210,6 +218,15 @@ inline std::string encode_edited(std::string_view room, const ChatMessage& m) {
     JsonWriter w;
     start(w, "edited").field("room", room).field("seq", m.seq).field("text", m.text);
     return w.key("edited_at").i64(m.edited_at).finish();
+}
+
+/// `{"type":"reaction","room":..,"seq":..,"emoji":..,"nick":..,"on":..,"count":..}`:
+/// `count` is the emoji's total after the change.
+inline std::string encode_reaction(std::string_view room, std::uint64_t seq, std::string_view emoji,
+                                   std::string_view nick, bool on, std::uint64_t count) {
+    JsonWriter w;
+    start(w, "reaction").field("room", room).field("seq", seq).field("emoji", emoji);
+    return w.field("nick", nick).field("on", on).field("count", count).finish();
 }
 
 /// `room` empty: the direct reply to the one who changed name.

@@ -34,12 +34,12 @@ struct RequestEntry {
 /// A row names the type, its gate, its validation (a `*Fields` type of
 /// requests.hpp, whose `read` checks the fields) and its handler, a member of
 /// the Session taking the request and the validated fields. Adding a request,
-/// say `{"type":"react","room":..,"seq":..,"emoji":..}`, is one row
+/// say `{"type":"pin","room":..,"seq":..}`, is one row
 ///
-///     {"react", Gate::after_hello, validated<ReactFields, &Session::on_react>},
+///     {"pin", Gate::after_hello, validated<PinFields, &Session::on_pin>},
 ///
-/// plus the handler `void on_react(detail::Request&, const ReactFields&)` and,
-/// unless an existing `*Fields` fits, its `ReactFields` in requests.hpp; then
+/// plus the handler `void on_pin(detail::Request&, const PinFields&)` and,
+/// unless an existing `*Fields` fits, its `PinFields` in requests.hpp; then
 /// docs/protocol.md and the dispatch test's list of types (tests/protocol_dispatch.cpp).
 ///
 /// The Session befriends this table (its handlers are private) and provides
@@ -68,6 +68,7 @@ struct RequestTable {
         {"history",      Gate::after_hello,  validated<HistoryFields,    &Session::on_history>},
         {"delete",       Gate::after_hello,  validated<DeleteFields,     &Session::on_delete>},
         {"edit",         Gate::after_hello,  validated<EditFields,       &Session::on_edit>},
+        {"react",        Gate::after_hello,  validated<ReactFields,      &Session::on_react>},
         {"rooms",        Gate::after_hello,  validated<NoFields,         &Session::on_rooms>},
         {"watch_lobby",  Gate::after_hello,  validated<NoFields,         &Session::on_watch_lobby>},
         {"create_room",  Gate::after_hello,  validated<CreateRoomFields, &Session::on_create_room>},

@@ -58,6 +58,24 @@ inline void text(detail::Request& rq, std::string_view text, const Limits& limit
                 "text is longer than " + std::to_string(limits.max_text_chars) + " characters");
 }
 
+/// A reaction's emoji: 1 to max_emoji_bytes bytes, something visible, no spaces
+/// or control characters (joiners and variation selectors inside an emoji are fine).
+inline void emoji(detail::Request& rq, std::string_view emoji, const Limits& limits) {
+    if (rq.problem()) return;
+    const std::string rule = "\"emoji\" must be 1 to " + std::to_string(limits.max_emoji_bytes) +
+                             " bytes of visible characters, without spaces";
+    if (emoji.empty() || emoji.size() > limits.max_emoji_bytes) return rq.fail(ErrorCode::bad_request, rule);
+    bool visible = false;
+    detail::CodePoints cps(emoji);
+    for (std::uint32_t cp; cps.next(cp);) {
+        const bool joiner = cp == 0x200D || (cp >= 0xFE00 && cp <= 0xFE0F);
+        if (detail::is_control(cp) || (detail::is_space_or_invisible(cp) && !joiner))
+            return rq.fail(ErrorCode::bad_request, rule);
+        visible = visible || !joiner;
+    }
+    if (!visible) rq.fail(ErrorCode::bad_request, rule);
+}
+
 /// The optional `client_id` of send and dm; empty when absent.
 inline std::string_view client_id(detail::Request& rq, const Limits& limits) {
     const auto id = rq.optional_string("client_id").value_or(std::string_view{});
@@ -199,6 +217,22 @@ struct EditFields {
         f.seq = rq.required_count("seq");
         f.text = rq.required_string("text");
         checks::text(rq, f.text, limits);
+        return f;
+    }
+};
+
+struct ReactFields {
+    std::string_view room;
+    std::uint64_t seq = 0;
+    std::string_view emoji;
+    bool on = true;
+    static ReactFields read(detail::Request& rq, const Limits& limits) {
+        ReactFields f;
+        f.room = rq.required_string("room");
+        f.seq = rq.required_count("seq");
+        f.emoji = rq.required_string("emoji");
+        f.on = rq.required_bool("on");
+        checks::emoji(rq, f.emoji, limits);
         return f;
     }
 };

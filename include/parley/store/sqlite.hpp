@@ -293,11 +293,14 @@ public:
         enqueue(std::move(op));
     }
 
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    /// The row from `message`; a reaction is also added to or taken from the
+    /// reactions table, and a tombstone drops the message's reactions.
+    void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr message) override {
         Op op;
         op.kind = Op::Kind::update;
         op.room = room_id;
         op.message = std::move(message);
+        if (patch.kind == MessagePatch::Kind::reacted) op.reaction = patch;
         enqueue(std::move(op));
     }
 
@@ -324,17 +327,19 @@ private:
         Kind kind = Kind::append;
         std::string room;
         StoredMessagePtr message;
+        std::optional<MessagePatch> reaction;  // an update that adds or removes a reaction
         RoomRecord record;
         std::uint64_t ticket = 0;
         clock::time_point queued{};
     };
 
     struct WriterStatements {
-        detail::SqliteStatement stage_message, insert_staged, clear_staged, update_message, upsert_room,
+        detail::SqliteStatement stage_message, insert_staged, clear_staged, update_message, add_reaction,
+            remove_reaction, clear_reactions, upsert_room,
             delete_room_messages, delete_room, raise_last_seq, trim_count, trim_age;
     };
     struct ReaderStatements {
-        detail::SqliteStatement read_range, search, load_rooms;
+        detail::SqliteStatement read_range, read_reactions, search, load_rooms;
     };
 
     // ---- opening --------------------------------------------------------------------
@@ -405,6 +410,13 @@ private:
         w.update_message = writer_db_.prepare(
             "UPDATE messages SET sender = ?3, text = ?4, client_id = ?5, deleted = ?6, author = ?7, "
             "edited_at = ?8 WHERE room = ?1 AND seq = ?2 AND deleted = 0");
+        w.add_reaction = writer_db_.prepare(
+            "INSERT INTO reactions (room, seq, emoji, author) SELECT ?1, ?2, ?3, ?4 "
+            "WHERE EXISTS (SELECT 1 FROM messages WHERE room = ?1 AND seq = ?2 AND deleted = 0) "
+            "ON CONFLICT DO NOTHING");
+        w.remove_reaction = writer_db_.prepare(
+            "DELETE FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND author = ?4");
+        w.clear_reactions = writer_db_.prepare("DELETE FROM reactions WHERE room = ?1 AND seq = ?2");
         w.upsert_room = writer_db_.prepare(
             "INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
@@ -428,6 +440,9 @@ private:
         r.read_range = reader_db_.prepare(
             "SELECT seq, ts, sender, text, client_id, deleted, author, edited_at FROM messages "
             "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4");
+        r.read_reactions = reader_db_.prepare(
+            "SELECT seq, emoji, author FROM reactions WHERE room = ?1 AND seq >= ?2 AND seq <= ?3 "
+            "ORDER BY seq, rowid");
         r.search = reader_db_.prepare(
             "SELECT m.seq, m.ts, m.sender, m.text, m.client_id, 0, m.author, m.edited_at FROM messages_fts "
             "JOIN messages AS m ON m.id = messages_fts.rowid "
@@ -673,6 +688,17 @@ private:
                              .bind(7, kept(m.author))
                              .bind(8, m.deleted ? std::int64_t{0} : m.edited_at)
                              .run();
+                    if (rc == SQLITE_OK && m.deleted)
+                        rc = w.clear_reactions.reset().bind(1, op.room).bind_u64(2, m.seq).run();
+                    if (rc == SQLITE_OK && op.reaction) {
+                        auto& statement = op.reaction->on ? w.add_reaction : w.remove_reaction;
+                        rc = statement.reset()
+                                 .bind(1, op.room)
+                                 .bind_u64(2, m.seq)
+                                 .bind(3, std::string_view(op.reaction->emoji))
+                                 .bind(4, std::string_view(op.reaction->author))
+                                 .run();
+                    }
                     break;
                 }
                 case Op::Kind::save_room: {
@@ -752,6 +778,10 @@ private:
     }
 
     static StoredMessagePtr row_message(const detail::SqliteStatement& stmt, bool with_deleted) {
+        return make_stored(row_chat_message(stmt, with_deleted));
+    }
+
+    static ChatMessage row_chat_message(const detail::SqliteStatement& stmt, bool with_deleted) {
         ChatMessage m;
         m.seq = static_cast<std::uint64_t>(stmt.int64(0));
         m.ts = stmt.int64(1);
@@ -763,7 +793,27 @@ private:
             m.author = stmt.text(6);
             m.edited_at = stmt.int64(7);
         }
-        return make_stored(std::move(m));
+        return m;
+    }
+
+    /// Under reader_db_mutex_: the reactions of `rows` (not tombstones), read for
+    /// the span of their seqs in one query.
+    void attach_reactions(const std::string& room, std::map<std::uint64_t, ChatMessage>& rows) {
+        if (rows.empty()) return;
+        auto& stmt = reader_.read_reactions.reset();
+        stmt.bind(1, room).bind_u64(2, rows.begin()->first).bind_u64(3, rows.rbegin()->first);
+        int rc;
+        while ((rc = stmt.step()) == SQLITE_ROW) {
+            auto it = rows.find(static_cast<std::uint64_t>(stmt.int64(0)));
+            if (it == rows.end() || it->second.deleted) continue;
+            MessagePatch add;
+            add.kind = MessagePatch::Kind::reacted;
+            add.emoji = stmt.text(1);
+            add.author = stmt.text(2);
+            add.apply_reaction(it->second);
+        }
+        stmt.reset();
+        if (rc != SQLITE_DONE) count_read_error("reading reactions failed: " + reader_db_.error());
     }
 
     /// Reader thread: the newest `limit` messages in the range, from the file and
@@ -786,12 +836,15 @@ private:
             auto& stmt = reader_.read_range.reset();
             stmt.bind(1, room).bind_u64(2, query.after).bind_u64(3, before).bind_u64(4, query.limit);
             int rc;
+            std::map<std::uint64_t, ChatMessage> rows;
             while ((rc = stmt.step()) == SQLITE_ROW) {
-                auto m = row_message(stmt, true);
-                merged.emplace(m->message.seq, std::move(m));
+                auto m = row_chat_message(stmt, true);
+                rows.emplace(m.seq, std::move(m));
             }
             stmt.reset();
             if (rc != SQLITE_DONE) count_read_error("read failed: " + reader_db_.error());
+            attach_reactions(room, rows);
+            for (auto& [seq, m] : rows) merged.emplace(seq, make_stored(std::move(m)));
         }
         for (auto& m : pending) {
             auto& slot = merged[m->message.seq];

@@ -635,6 +635,8 @@ public:
     std::string room_deleted(const std::string& room) const { return tagged(room) + ":deleted"; }
     /// Edited texts by entry id ("edited_at\ntext"), applied on read like tombstones.
     std::string room_edits(const std::string& room) const { return tagged(room) + ":edits"; }
+    /// Reactions by entry id, as JSON `[[emoji, [author, ...]], ...]` (see scripts.hpp `react`).
+    std::string room_reactions(const std::string& room) const { return tagged(room) + ":reactions"; }
     std::string room_channel(const std::string& room) const { return prefix_ + "chan:room:" + room; }
     std::string rooms() const { return prefix_ + "rooms"; }
     std::string lobby_channel() const { return prefix_ + "chan:lobby"; }
@@ -754,15 +756,56 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted, edit} (edit: "edited_at\ntext", or nil).
-/// KEYS: stream, tombstone set, edits hash.
+/// each as {id, fields, deleted, edit, reactions} (edit: "edited_at\ntext", or
+/// nil; reactions: the JSON `react` keeps, or nil).
+/// KEYS: stream, tombstone set, edits hash, reactions hash.
 inline constexpr const char* read = R"lua(
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local out = {}
 for i, e in ipairs(entries) do
-  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1])}
+  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1]),
+            redis.call('HGET', KEYS[4], e[1])}
 end
 return out
+)lua";
+
+/// Adds (ARGV[4] '1') or removes ('0') one author's reaction to an entry, in
+/// one step, so reactions made at once on several nodes all count. Nothing for
+/// a deleted entry. KEYS: reactions hash, tombstone set. ARGV: entry id, emoji,
+/// author. Returns 1 when it changed something.
+inline constexpr const char* react = R"lua(
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local list = {}
+if current then list = cjson.decode(current) end
+local at = nil
+for i, r in ipairs(list) do
+  if r[1] == ARGV[2] then at = i end
+end
+if ARGV[4] == '1' then
+  if not at then
+    table.insert(list, {ARGV[2], {}})
+    at = #list
+  end
+  for _, a in ipairs(list[at][2]) do
+    if a == ARGV[3] then return 0 end
+  end
+  table.insert(list[at][2], ARGV[3])
+else
+  if not at then return 0 end
+  local kept = {}
+  for _, a in ipairs(list[at][2]) do
+    if a ~= ARGV[3] then table.insert(kept, a) end
+  end
+  if #kept == #list[at][2] then return 0 end
+  if #kept == 0 then table.remove(list, at) else list[at][2] = kept end
+end
+if #list == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
+end
+return 1
 )lua";
 
 /// Replaces this node's member counts and sets their expiry.
@@ -1447,6 +1490,8 @@ private:
         detail::JsonWriter w;
         w.field("seq", patch.seq);
         if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
+        if (patch.kind == MessagePatch::Kind::reacted)
+            return w.field("emoji", patch.emoji).field("author", patch.author).field("on", patch.on).finish();
         w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
         return w.finish();
     }
@@ -1461,6 +1506,17 @@ private:
         patch.seq = seq->GetUint64();
         const auto* deleted = detail::find_member(doc, "deleted");
         if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
+        const auto* emoji = detail::find_member(doc, "emoji");
+        if (emoji) {
+            const auto* author = detail::find_member(doc, "author");
+            const auto* on = detail::find_member(doc, "on");
+            if (!emoji->IsString() || !author || !author->IsString() || !on || !on->IsBool()) return std::nullopt;
+            patch.kind = MessagePatch::Kind::reacted;
+            patch.emoji.assign(emoji->GetString(), emoji->GetStringLength());
+            patch.author.assign(author->GetString(), author->GetStringLength());
+            patch.on = on->GetBool();
+            return patch;
+        }
         const auto* text = detail::find_member(doc, "text");
         const auto* at = detail::find_member(doc, "edited_at");
         if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;
@@ -1898,21 +1954,28 @@ public:
         }
         bus_->command({"HDEL", keys_.rooms(), room_id}, [](auto) {});
         bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id),
-                       keys_.room_edits(room_id)},
+                       keys_.room_edits(room_id), keys_.room_reactions(room_id)},
                       [](auto) {});
     }
 
     /// Nothing to do: RedisBus's append script already wrote the stream.
     void append(const std::string&, StoredMessagePtr) override {}
 
-    /// A tombstone joins the deleted set (and drops any edit: its text is gone);
-    /// an edit replaces the entry's text through the edits hash.
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    /// A tombstone joins the deleted set (and drops any edit and reactions: they
+    /// are gone with it); an edit replaces the entry's text through the edits
+    /// hash; a reaction is applied by a script, atomically.
+    void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr message) override {
         const auto& m = message->message;
         const auto id = RedisKeys::entry_id(m.seq);
         if (m.deleted) {
             bus_->command({"SADD", keys_.room_deleted(room_id), id}, [](auto) {});
             bus_->command({"HDEL", keys_.room_edits(room_id), id}, [](auto) {});
+            bus_->command({"HDEL", keys_.room_reactions(room_id), id}, [](auto) {});
+            return;
+        }
+        if (patch.kind == MessagePatch::Kind::reacted) {
+            bus_->eval_script(redis_scripts::react, {keys_.room_reactions(room_id), keys_.room_deleted(room_id)},
+                              {id, patch.emoji, patch.author, patch.on ? "1" : "0"}, [](auto) {});
             return;
         }
         bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
@@ -1924,7 +1987,8 @@ public:
             return done(HistoryPage{});
         const std::string max = query.before == 0 ? "+" : RedisKeys::entry_id(query.before - 1);
         bus_->eval_script(redis_scripts::read,
-                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id)},
+                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id),
+                           keys_.room_reactions(room_id)},
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
@@ -1964,7 +2028,23 @@ private:
         return r;
     }
 
-    /// {id, [field, value, ...], deleted, edit?} -> a message (a tombstone when
+    /// `[[emoji, [author, ...]], ...]` (scripts.hpp `react`) into `m.reactions`;
+    /// anything malformed is skipped.
+    static void decode_reactions(const std::string& json, ChatMessage& m) {
+        rapidjson::Document doc;
+        std::string error;
+        if (!detail::parse_json(json, doc, error) || !doc.IsArray()) return;
+        for (const auto& r : doc.GetArray()) {
+            if (!r.IsArray() || r.Size() != 2 || !r[0].IsString() || !r[1].IsArray()) continue;
+            Reaction reaction;
+            reaction.emoji.assign(r[0].GetString(), r[0].GetStringLength());
+            for (const auto& a : r[1].GetArray())
+                if (a.IsString()) reaction.authors.emplace_back(a.GetString(), a.GetStringLength());
+            if (!reaction.authors.empty()) m.reactions.push_back(std::move(reaction));
+        }
+    }
+
+    /// {id, [field, value, ...], deleted, edit?, reactions?} -> a message (a tombstone when
     /// deleted, the edited text when edited).
     static StoredMessagePtr decode_entry(const RedisReply& e) {
         if (e.kind != RedisReply::Kind::array || e.elements.size() < 3) return nullptr;
@@ -1990,6 +2070,7 @@ private:
                 m.text = edit.substr(cut + 1);
             }
         }
+        if (e.elements.size() > 4 && e.elements[4].is_string()) decode_reactions(e.elements[4].str, m);
         return make_stored(std::move(m));
     }
 

@@ -198,7 +198,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 5> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 6> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -274,6 +274,23 @@ ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
      // trigger of step 2 (it fires on `text`).
      R"sql(
 ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;
+)sql"},
+    {6, "reactions",
+     // One row per (message, emoji, author): set semantics, so two reactions made
+     // at once cannot lose each other. The rowid orders a message's emojis by
+     // first use. A message removed (retention, its room removed) takes its
+     // reactions with it.
+     R"sql(
+CREATE TABLE reactions (
+    room   TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    emoji  TEXT NOT NULL,
+    author TEXT NOT NULL,
+    PRIMARY KEY (room, seq, emoji, author)
+);
+CREATE TRIGGER messages_reactions_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM reactions WHERE room = old.room AND seq = old.seq;
+END;
 )sql"},
 }};
 
@@ -609,11 +626,14 @@ public:
         enqueue(std::move(op));
     }
 
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    /// The row from `message`; a reaction is also added to or taken from the
+    /// reactions table, and a tombstone drops the message's reactions.
+    void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr message) override {
         Op op;
         op.kind = Op::Kind::update;
         op.room = room_id;
         op.message = std::move(message);
+        if (patch.kind == MessagePatch::Kind::reacted) op.reaction = patch;
         enqueue(std::move(op));
     }
 
@@ -640,17 +660,19 @@ private:
         Kind kind = Kind::append;
         std::string room;
         StoredMessagePtr message;
+        std::optional<MessagePatch> reaction;  // an update that adds or removes a reaction
         RoomRecord record;
         std::uint64_t ticket = 0;
         clock::time_point queued{};
     };
 
     struct WriterStatements {
-        detail::SqliteStatement stage_message, insert_staged, clear_staged, update_message, upsert_room,
+        detail::SqliteStatement stage_message, insert_staged, clear_staged, update_message, add_reaction,
+            remove_reaction, clear_reactions, upsert_room,
             delete_room_messages, delete_room, raise_last_seq, trim_count, trim_age;
     };
     struct ReaderStatements {
-        detail::SqliteStatement read_range, search, load_rooms;
+        detail::SqliteStatement read_range, read_reactions, search, load_rooms;
     };
 
     // ---- opening --------------------------------------------------------------------
@@ -721,6 +743,13 @@ private:
         w.update_message = writer_db_.prepare(
             "UPDATE messages SET sender = ?3, text = ?4, client_id = ?5, deleted = ?6, author = ?7, "
             "edited_at = ?8 WHERE room = ?1 AND seq = ?2 AND deleted = 0");
+        w.add_reaction = writer_db_.prepare(
+            "INSERT INTO reactions (room, seq, emoji, author) SELECT ?1, ?2, ?3, ?4 "
+            "WHERE EXISTS (SELECT 1 FROM messages WHERE room = ?1 AND seq = ?2 AND deleted = 0) "
+            "ON CONFLICT DO NOTHING");
+        w.remove_reaction = writer_db_.prepare(
+            "DELETE FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND author = ?4");
+        w.clear_reactions = writer_db_.prepare("DELETE FROM reactions WHERE room = ?1 AND seq = ?2");
         w.upsert_room = writer_db_.prepare(
             "INSERT INTO rooms (id, name, permanent, epoch, created, last_seq) "
             "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
@@ -744,6 +773,9 @@ private:
         r.read_range = reader_db_.prepare(
             "SELECT seq, ts, sender, text, client_id, deleted, author, edited_at FROM messages "
             "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4");
+        r.read_reactions = reader_db_.prepare(
+            "SELECT seq, emoji, author FROM reactions WHERE room = ?1 AND seq >= ?2 AND seq <= ?3 "
+            "ORDER BY seq, rowid");
         r.search = reader_db_.prepare(
             "SELECT m.seq, m.ts, m.sender, m.text, m.client_id, 0, m.author, m.edited_at FROM messages_fts "
             "JOIN messages AS m ON m.id = messages_fts.rowid "
@@ -989,6 +1021,17 @@ private:
                              .bind(7, kept(m.author))
                              .bind(8, m.deleted ? std::int64_t{0} : m.edited_at)
                              .run();
+                    if (rc == SQLITE_OK && m.deleted)
+                        rc = w.clear_reactions.reset().bind(1, op.room).bind_u64(2, m.seq).run();
+                    if (rc == SQLITE_OK && op.reaction) {
+                        auto& statement = op.reaction->on ? w.add_reaction : w.remove_reaction;
+                        rc = statement.reset()
+                                 .bind(1, op.room)
+                                 .bind_u64(2, m.seq)
+                                 .bind(3, std::string_view(op.reaction->emoji))
+                                 .bind(4, std::string_view(op.reaction->author))
+                                 .run();
+                    }
                     break;
                 }
                 case Op::Kind::save_room: {
@@ -1068,6 +1111,10 @@ private:
     }
 
     static StoredMessagePtr row_message(const detail::SqliteStatement& stmt, bool with_deleted) {
+        return make_stored(row_chat_message(stmt, with_deleted));
+    }
+
+    static ChatMessage row_chat_message(const detail::SqliteStatement& stmt, bool with_deleted) {
         ChatMessage m;
         m.seq = static_cast<std::uint64_t>(stmt.int64(0));
         m.ts = stmt.int64(1);
@@ -1079,7 +1126,27 @@ private:
             m.author = stmt.text(6);
             m.edited_at = stmt.int64(7);
         }
-        return make_stored(std::move(m));
+        return m;
+    }
+
+    /// Under reader_db_mutex_: the reactions of `rows` (not tombstones), read for
+    /// the span of their seqs in one query.
+    void attach_reactions(const std::string& room, std::map<std::uint64_t, ChatMessage>& rows) {
+        if (rows.empty()) return;
+        auto& stmt = reader_.read_reactions.reset();
+        stmt.bind(1, room).bind_u64(2, rows.begin()->first).bind_u64(3, rows.rbegin()->first);
+        int rc;
+        while ((rc = stmt.step()) == SQLITE_ROW) {
+            auto it = rows.find(static_cast<std::uint64_t>(stmt.int64(0)));
+            if (it == rows.end() || it->second.deleted) continue;
+            MessagePatch add;
+            add.kind = MessagePatch::Kind::reacted;
+            add.emoji = stmt.text(1);
+            add.author = stmt.text(2);
+            add.apply_reaction(it->second);
+        }
+        stmt.reset();
+        if (rc != SQLITE_DONE) count_read_error("reading reactions failed: " + reader_db_.error());
     }
 
     /// Reader thread: the newest `limit` messages in the range, from the file and
@@ -1102,12 +1169,15 @@ private:
             auto& stmt = reader_.read_range.reset();
             stmt.bind(1, room).bind_u64(2, query.after).bind_u64(3, before).bind_u64(4, query.limit);
             int rc;
+            std::map<std::uint64_t, ChatMessage> rows;
             while ((rc = stmt.step()) == SQLITE_ROW) {
-                auto m = row_message(stmt, true);
-                merged.emplace(m->message.seq, std::move(m));
+                auto m = row_chat_message(stmt, true);
+                rows.emplace(m.seq, std::move(m));
             }
             stmt.reset();
             if (rc != SQLITE_DONE) count_read_error("read failed: " + reader_db_.error());
+            attach_reactions(room, rows);
+            for (auto& [seq, m] : rows) merged.emplace(seq, make_stored(std::move(m)));
         }
         for (auto& m : pending) {
             auto& slot = merged[m->message.seq];

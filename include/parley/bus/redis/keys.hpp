@@ -21,6 +21,8 @@ public:
     std::string room_deleted(const std::string& room) const { return tagged(room) + ":deleted"; }
     /// Edited texts by entry id ("edited_at\ntext"), applied on read like tombstones.
     std::string room_edits(const std::string& room) const { return tagged(room) + ":edits"; }
+    /// Reactions by entry id, as JSON `[[emoji, [author, ...]], ...]` (see scripts.hpp `react`).
+    std::string room_reactions(const std::string& room) const { return tagged(room) + ":reactions"; }
     std::string room_channel(const std::string& room) const { return prefix_ + "chan:room:" + room; }
     std::string rooms() const { return prefix_ + "rooms"; }
     std::string lobby_channel() const { return prefix_ + "chan:lobby"; }

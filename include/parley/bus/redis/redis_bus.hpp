@@ -641,6 +641,8 @@ private:
         detail::JsonWriter w;
         w.field("seq", patch.seq);
         if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
+        if (patch.kind == MessagePatch::Kind::reacted)
+            return w.field("emoji", patch.emoji).field("author", patch.author).field("on", patch.on).finish();
         w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
         return w.finish();
     }
@@ -655,6 +657,17 @@ private:
         patch.seq = seq->GetUint64();
         const auto* deleted = detail::find_member(doc, "deleted");
         if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
+        const auto* emoji = detail::find_member(doc, "emoji");
+        if (emoji) {
+            const auto* author = detail::find_member(doc, "author");
+            const auto* on = detail::find_member(doc, "on");
+            if (!emoji->IsString() || !author || !author->IsString() || !on || !on->IsBool()) return std::nullopt;
+            patch.kind = MessagePatch::Kind::reacted;
+            patch.emoji.assign(emoji->GetString(), emoji->GetStringLength());
+            patch.author.assign(author->GetString(), author->GetStringLength());
+            patch.on = on->GetBool();
+            return patch;
+        }
         const auto* text = detail::find_member(doc, "text");
         const auto* at = detail::find_member(doc, "edited_at");
         if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;

@@ -105,21 +105,28 @@ public:
         }
         bus_->command({"HDEL", keys_.rooms(), room_id}, [](auto) {});
         bus_->command({"DEL", keys_.room_stream(room_id), keys_.room_seq(room_id), keys_.room_deleted(room_id),
-                       keys_.room_edits(room_id)},
+                       keys_.room_edits(room_id), keys_.room_reactions(room_id)},
                       [](auto) {});
     }
 
     /// Nothing to do: RedisBus's append script already wrote the stream.
     void append(const std::string&, StoredMessagePtr) override {}
 
-    /// A tombstone joins the deleted set (and drops any edit: its text is gone);
-    /// an edit replaces the entry's text through the edits hash.
-    void update(const std::string& room_id, StoredMessagePtr message) override {
+    /// A tombstone joins the deleted set (and drops any edit and reactions: they
+    /// are gone with it); an edit replaces the entry's text through the edits
+    /// hash; a reaction is applied by a script, atomically.
+    void update(const std::string& room_id, const MessagePatch& patch, StoredMessagePtr message) override {
         const auto& m = message->message;
         const auto id = RedisKeys::entry_id(m.seq);
         if (m.deleted) {
             bus_->command({"SADD", keys_.room_deleted(room_id), id}, [](auto) {});
             bus_->command({"HDEL", keys_.room_edits(room_id), id}, [](auto) {});
+            bus_->command({"HDEL", keys_.room_reactions(room_id), id}, [](auto) {});
+            return;
+        }
+        if (patch.kind == MessagePatch::Kind::reacted) {
+            bus_->eval_script(redis_scripts::react, {keys_.room_reactions(room_id), keys_.room_deleted(room_id)},
+                              {id, patch.emoji, patch.author, patch.on ? "1" : "0"}, [](auto) {});
             return;
         }
         bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
@@ -131,7 +138,8 @@ public:
             return done(HistoryPage{});
         const std::string max = query.before == 0 ? "+" : RedisKeys::entry_id(query.before - 1);
         bus_->eval_script(redis_scripts::read,
-                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id)},
+                          {keys_.room_stream(room_id), keys_.room_deleted(room_id), keys_.room_edits(room_id),
+                           keys_.room_reactions(room_id)},
                           {max, RedisKeys::entry_id(query.after + 1), std::to_string(query.limit)},
                           [done = std::move(done)](std::optional<RedisReply> r) {
                               HistoryPage page;
@@ -171,7 +179,23 @@ private:
         return r;
     }
 
-    /// {id, [field, value, ...], deleted, edit?} -> a message (a tombstone when
+    /// `[[emoji, [author, ...]], ...]` (scripts.hpp `react`) into `m.reactions`;
+    /// anything malformed is skipped.
+    static void decode_reactions(const std::string& json, ChatMessage& m) {
+        rapidjson::Document doc;
+        std::string error;
+        if (!detail::parse_json(json, doc, error) || !doc.IsArray()) return;
+        for (const auto& r : doc.GetArray()) {
+            if (!r.IsArray() || r.Size() != 2 || !r[0].IsString() || !r[1].IsArray()) continue;
+            Reaction reaction;
+            reaction.emoji.assign(r[0].GetString(), r[0].GetStringLength());
+            for (const auto& a : r[1].GetArray())
+                if (a.IsString()) reaction.authors.emplace_back(a.GetString(), a.GetStringLength());
+            if (!reaction.authors.empty()) m.reactions.push_back(std::move(reaction));
+        }
+    }
+
+    /// {id, [field, value, ...], deleted, edit?, reactions?} -> a message (a tombstone when
     /// deleted, the edited text when edited).
     static StoredMessagePtr decode_entry(const RedisReply& e) {
         if (e.kind != RedisReply::Kind::array || e.elements.size() < 3) return nullptr;
@@ -197,6 +221,7 @@ private:
                 m.text = edit.substr(cut + 1);
             }
         }
+        if (e.elements.size() > 4 && e.elements[4].is_string()) decode_reactions(e.elements[4].str, m);
         return make_stored(std::move(m));
     }
 

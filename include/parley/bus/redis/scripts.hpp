@@ -82,15 +82,56 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted, edit} (edit: "edited_at\ntext", or nil).
-/// KEYS: stream, tombstone set, edits hash.
+/// each as {id, fields, deleted, edit, reactions} (edit: "edited_at\ntext", or
+/// nil; reactions: the JSON `react` keeps, or nil).
+/// KEYS: stream, tombstone set, edits hash, reactions hash.
 inline constexpr const char* read = R"lua(
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'COUNT', ARGV[3])
 local out = {}
 for i, e in ipairs(entries) do
-  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1])}
+  out[i] = {e[1], e[2], redis.call('SISMEMBER', KEYS[2], e[1]), redis.call('HGET', KEYS[3], e[1]),
+            redis.call('HGET', KEYS[4], e[1])}
 end
 return out
+)lua";
+
+/// Adds (ARGV[4] '1') or removes ('0') one author's reaction to an entry, in
+/// one step, so reactions made at once on several nodes all count. Nothing for
+/// a deleted entry. KEYS: reactions hash, tombstone set. ARGV: entry id, emoji,
+/// author. Returns 1 when it changed something.
+inline constexpr const char* react = R"lua(
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local list = {}
+if current then list = cjson.decode(current) end
+local at = nil
+for i, r in ipairs(list) do
+  if r[1] == ARGV[2] then at = i end
+end
+if ARGV[4] == '1' then
+  if not at then
+    table.insert(list, {ARGV[2], {}})
+    at = #list
+  end
+  for _, a in ipairs(list[at][2]) do
+    if a == ARGV[3] then return 0 end
+  end
+  table.insert(list[at][2], ARGV[3])
+else
+  if not at then return 0 end
+  local kept = {}
+  for _, a in ipairs(list[at][2]) do
+    if a ~= ARGV[3] then table.insert(kept, a) end
+  end
+  if #kept == #list[at][2] then return 0 end
+  if #kept == 0 then table.remove(list, at) else list[at][2] = kept end
+end
+if #list == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
+end
+return 1
 )lua";
 
 /// Replaces this node's member counts and sets their expiry.

@@ -24,7 +24,7 @@ struct SqliteMigration {
     const char* sql;
 };
 
-inline constexpr std::array<SqliteMigration, 5> sqlite_migrations{{
+inline constexpr std::array<SqliteMigration, 6> sqlite_migrations{{
     {1, "rooms and messages",
      // `created` and `ts` are milliseconds since the Unix epoch. A tombstone is a
      // row with deleted = 1 whose sender, text and client_id are cleared.
@@ -100,6 +100,23 @@ ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
      // trigger of step 2 (it fires on `text`).
      R"sql(
 ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;
+)sql"},
+    {6, "reactions",
+     // One row per (message, emoji, author): set semantics, so two reactions made
+     // at once cannot lose each other. The rowid orders a message's emojis by
+     // first use. A message removed (retention, its room removed) takes its
+     // reactions with it.
+     R"sql(
+CREATE TABLE reactions (
+    room   TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    emoji  TEXT NOT NULL,
+    author TEXT NOT NULL,
+    PRIMARY KEY (room, seq, emoji, author)
+);
+CREATE TRIGGER messages_reactions_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM reactions WHERE room = old.room AND seq = old.seq;
+END;
 )sql"},
 }};
 
