@@ -896,6 +896,72 @@ describe('Controller', () => {
     });
   });
 
+  describe('reactions', () => {
+    const chipsIn = (seq) => visibleReactions(store.room.timeline.bySeq.get(seq).reactions)
+      .map(({ emoji, count, mine }) => `${emoji}${count}${mine ? '*' : ''}`);
+    const reacts = () => connection.sent.filter((f) => f.type === 'react');
+
+    test('a click sends the real toggle from our own mine state; the chip changes with the reaction event', () => {
+      enterRoom({ messages: [msg(1, { reactions: [{ emoji: '🎉', count: 2, mine: true }] })] });
+      assert.equal(controller.toggleReaction(1, '👍'), '');
+      assert.deepEqual(pick(reacts().at(-1), ['room', 'seq', 'emoji', 'on']), { room: 'r1', seq: 1, emoji: '👍', on: true });
+      assert.ok(Number.isInteger(reacts().at(-1).ref));
+      assert.deepEqual(chipsIn(1), ['🎉2*'], 'not before the server says so');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'alice', on: true, count: 1 });
+      assert.deepEqual(chipsIn(1), ['🎉2*', '👍1*']);
+      controller.toggleReaction(1, '🎉');
+      assert.equal(reacts().at(-1).on, false, 'ours from history: taken away');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '🎉', nick: 'alice', on: false, count: 1 });
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'bob', on: true, count: 2 });
+      assert.deepEqual(chipsIn(1), ['🎉1', '👍2*']);
+      connection.receive({ type: 'reaction', room: 'other', seq: 1, emoji: '👍', nick: 'bob', on: false, count: 0 });
+      assert.deepEqual(chipsIn(1), ['🎉1', '👍2*'], 'another room\'s message 1');
+    });
+
+    test('after a nick change our new nick is the one whose events are ours', () => {
+      enterRoom({ messages: [msg(1)] });
+      connection.receive({ type: 'nick_changed', old: 'alice', nick: 'alicia' });
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'alicia', on: true, count: 1 });
+      assert.deepEqual(chipsIn(1), ['👍1*']);
+      controller.toggleReaction(1, '👍');
+      assert.equal(reacts().at(-1).on, false);
+    });
+
+    test('what the server would refuse is not sent, and says why', () => {
+      enterRoom({ messages: [msg(1)] }, { max_emoji_bytes: 8 });
+      assert.match(controller.toggleReaction(1, '😂😂😂'), /12 bytes; the server accepts at most 8/);
+      assert.match(controller.toggleReaction(1, 'two words'), /without spaces/);
+      assert.match(controller.reactionDraftProblem(1, ''), /Type an emoji/);
+      assert.match(controller.toggleReaction(7, '👍'), /no longer there/);
+      assert.equal(reacts().length, 0);
+    });
+
+    test('a refusal shows beside the message until our next reaction there is confirmed', () => {
+      enterRoom({ messages: [msg(1), msg(2)] });
+      controller.toggleReaction(1, '👍');
+      const { ref } = reacts().at(-1);
+      connection.receive({ type: 'error', ref, code: 'too_many_reactions', message: 'this message has too many different reactions' });
+      assert.equal(store.room.reactionErrors.get(1), 'this message has too many different reactions');
+      assert.equal(store.alert, null, 'not an alert over the whole page');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'bob', on: true, count: 1 });
+      assert.ok(store.room.reactionErrors.has(1), 'someone else\'s reaction confirms nothing of ours');
+      controller.toggleReaction(1, '👍');
+      assert.equal(store.room.reactionErrors.has(1), false, 'trying again clears it');
+      controller.toggleReaction(2, '🎉');
+      connection.receive({ type: 'error', ref: reacts().at(-1).ref, code: 'not_found', message: 'no such message' });
+      connection.receive({ type: 'deleted', room: 'r1', seq: 2 });
+      assert.equal(store.room.reactionErrors.has(2), false);
+      assert.deepEqual(store.room.timeline.bySeq.get(2).reactions, []);
+    });
+
+    test('offline, nothing is sent', () => {
+      enterRoom({ messages: [msg(1)] });
+      connection.drop();
+      assert.match(controller.toggleReaction(1, '👍'), /offline/);
+      assert.equal(reacts().length, 0);
+    });
+  });
+
   describe('typing', () => {
     beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
     afterEach(() => mock.timers.reset());
