@@ -17,6 +17,9 @@ import {
   DEFAULT_LIMITS, codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem,
 } from '../../web/js/limits.js';
 import { MAX_REMEMBERED_SENDS, OwnMessages } from '../../web/js/ownership.js';
+import {
+  COMMON_EMOJIS, applyReaction, isMine, mergeReactions, reactionErrorText, reactionProblem, reactionsFromServer, visibleReactions,
+} from '../../web/js/reactions.js';
 import { Store } from '../../web/js/state.js';
 import { Timeline } from '../../web/js/timeline.js';
 import { editNotSavedText, notSentText, typingText } from '../../web/js/room_view.js';
@@ -163,6 +166,98 @@ describe('Timeline: a re-sent message answered with the original (exactly-once)'
   });
 });
 
+describe('reactions', () => {
+  const chipsOf = (chips) => visibleReactions(chips).map(({ emoji, count, mine }) => `${emoji}${count}${mine ? '*' : ''}`);
+  const event = (emoji, nick, on, count, seq = 1) => ({ type: 'reaction', room: 'r', seq, emoji, nick, on, count });
+
+  test('a message\'s reactions are read in order of first use; mine only where it is true; junk is dropped', () => {
+    const chips = reactionsFromServer([
+      { emoji: '👍', count: 3, mine: true }, { emoji: '🎉', count: 1 }, { emoji: '', count: 2 }, { emoji: '😮', count: 0 },
+      { emoji: '👍', count: 9 }, { emoji: '😢', count: 1, mine: 'yes' }, null,
+    ]);
+    assert.deepEqual(chipsOf(chips), ['👍3*', '🎉1', '😢1']);
+    assert.deepEqual(reactionsFromServer(undefined), []);
+  });
+
+  test('a reaction event sets the count the server gives, creating and removing chips', () => {
+    let chips = [];
+    chips = applyReaction(chips, event('👍', 'bob', true, 1), 'alice');
+    assert.deepEqual(chipsOf(chips), ['👍1']);
+    chips = applyReaction(chips, event('🎉', 'carol', true, 1), 'alice');
+    chips = applyReaction(chips, event('👍', 'carol', true, 2), 'alice');
+    // Repeated: the total is taken as is, never added up.
+    chips = applyReaction(chips, event('👍', 'carol', true, 2), 'alice');
+    assert.deepEqual(chipsOf(chips), ['👍2', '🎉1']);
+    chips = applyReaction(chips, event('👍', 'bob', false, 0), 'alice');
+    assert.deepEqual(chipsOf(chips), ['🎉1']);
+  });
+
+  test('mine follows the events about our current nick only', () => {
+    let chips = applyReaction([], event('👍', 'alice', true, 1), 'alice');
+    assert.equal(isMine(chips, '👍'), true);
+    chips = applyReaction(chips, event('👍', 'bob', true, 2), 'alice');
+    assert.equal(isMine(chips, '👍'), true, 'someone else reacting does not change ours');
+    chips = applyReaction(chips, event('👍', 'bob', false, 1), 'alice');
+    assert.equal(isMine(chips, '👍'), true);
+    chips = applyReaction(chips, event('👍', 'alice', false, 0), 'alice');
+    assert.equal(isMine(chips, '👍'), false);
+    chips = applyReaction(chips, event('🎉', 'alice', true, 1), 'alicia');
+    assert.equal(isMine(chips, '🎉'), false, 'an event under a nick that is not ours now');
+    chips = applyReaction(chips, event('🎉', 'alicia', true, 2), 'alicia');
+    assert.equal(isMine(chips, '🎉'), true);
+  });
+
+  test('a copy of the message never undoes a live event; it updates every emoji nobody touched live', () => {
+    let held = reactionsFromServer([{ emoji: '👍', count: 1 }, { emoji: '😂', count: 4, mine: true }]);
+    held = applyReaction(held, event('👍', 'alice', true, 2), 'alice');
+    held = applyReaction(held, event('🎉', 'bob', true, 1), 'alice');
+    held = applyReaction(held, event('😮', 'bob', false, 0), 'alice');
+    // Read before those events: 👍 still at 1, 😮 still there, no 🎉; 😂 changed meanwhile.
+    const copy = [{ emoji: '👍', count: 1 }, { emoji: '😂', count: 5, mine: true }, { emoji: '😮', count: 1 }];
+    assert.deepEqual(chipsOf(mergeReactions(held, copy)), ['👍2*', '😂5*', '🎉1']);
+  });
+
+  test('a copy of a message we hold updates its reactions through the timeline; a deletion drops them', () => {
+    const timeline = new Timeline();
+    timeline.addMessage(msg(1, { reactions: [{ emoji: '👍', count: 1 }] }));
+    timeline.addMessages([msg(1, { reactions: [{ emoji: '👍', count: 2 }, { emoji: '🎉', count: 1, mine: true }] })]);
+    assert.deepEqual(chipsOf(timeline.bySeq.get(1).reactions), ['👍2', '🎉1*']);
+    assert.equal(timeline.applyReaction(event('👍', 'bob', true, 3), 'alice'), true);
+    assert.equal(timeline.applyReaction(event('👍', 'bob', true, 1, 99), 'alice'), false, 'a message we do not hold');
+    assert.deepEqual(chipsOf(timeline.bySeq.get(1).reactions), ['👍3', '🎉1*']);
+    timeline.markDeleted(1);
+    assert.deepEqual(timeline.bySeq.get(1).reactions, []);
+    assert.equal(timeline.applyReaction(event('👍', 'bob', true, 4), 'alice'), false, 'a tombstone gets none back');
+    timeline.addMessage(msg(2, { reactions: [{ emoji: '👍', count: 1 }] }));
+    timeline.addMessages([{ seq: 2, deleted: true }]);
+    assert.deepEqual(timeline.bySeq.get(2).reactions, []);
+  });
+
+  test('the picker refuses what the server would: empty, white space, control characters, too many bytes, too many emojis', () => {
+    const limits = effectiveLimits({});
+    assert.equal(reactionProblem('👍', [], limits), '');
+    for (const emoji of COMMON_EMOJIS) assert.equal(reactionProblem(emoji, [], limits), '', emoji);
+    // A family emoji: one picture, 25 bytes with its joiners.
+    assert.equal(reactionProblem('👨‍👩‍👧‍👦', [], limits), '');
+    assert.match(reactionProblem('', [], limits), /Type an emoji/);
+    assert.match(reactionProblem('👍 👍', [], limits), /without spaces/);
+    assert.match(reactionProblem('👍\n', [], limits), /without spaces/);
+    assert.match(reactionProblem('a\u0007', [], limits), /without spaces/);
+    assert.match(reactionProblem('😂'.repeat(9), [], limits), /36 bytes; the server accepts at most 32/);
+    assert.equal(reactionProblem('😂'.repeat(8), [], limits), '', 'exactly 32 bytes');
+    const full = Array.from({ length: 20 }, (_, i) => ({ emoji: String.fromCodePoint(0x1F600 + i), count: 1 }));
+    const chips = reactionsFromServer(full);
+    assert.match(reactionProblem('👍', chips, limits), /already has 20 different reactions/);
+    assert.equal(reactionProblem('😀', chips, limits), '', 'one already there may still be added to');
+    assert.match(reactionProblem('👍', chips.slice(0, 5), effectiveLimits({ max_reactions_per_message: 5 })), /already has 5/);
+  });
+
+  test('reactionErrorText makes one sentence of a reason', () => {
+    assert.equal(reactionErrorText('no such message'), 'Reaction not saved. No such message.');
+    assert.equal(reactionErrorText(''), 'Reaction not saved.');
+  });
+});
+
 describe('editing rules', () => {
   const NOW = 1_700_000_000_000;
   const mine = (extra = {}) => ({ kind: 'message', seq: 1, ts: NOW - 60_000, from: 'alice', text: 'hi', clientId: 'c1', deleted: false, editedAt: 0, ...extra });
@@ -306,10 +401,14 @@ describe('limits', () => {
 
   test('the welcome\'s limits apply, the documented defaults fill in, a learned bound only lowers', () => {
     assert.deepEqual(effectiveLimits({}), DEFAULT_LIMITS);
-    assert.deepEqual(effectiveLimits(undefined), { maxTextChars: 2000, maxFrameBytes: 16_384, editWindowSeconds: 900 });
+    assert.deepEqual(effectiveLimits(undefined), {
+      maxTextChars: 2000, maxFrameBytes: 16_384, editWindowSeconds: 900, maxEmojiBytes: 32, maxReactionsPerMessage: 20,
+    });
     assert.deepEqual(
-      effectiveLimits({ max_text_chars: 500, max_frame_bytes: 4096, edit_window_seconds: 60 }),
-      { maxTextChars: 500, maxFrameBytes: 4096, editWindowSeconds: 60 },
+      effectiveLimits({
+        max_text_chars: 500, max_frame_bytes: 4096, edit_window_seconds: 60, max_emoji_bytes: 16, max_reactions_per_message: 5,
+      }),
+      { maxTextChars: 500, maxFrameBytes: 4096, editWindowSeconds: 60, maxEmojiBytes: 16, maxReactionsPerMessage: 5 },
     );
     assert.deepEqual(effectiveLimits({ max_text_chars: 'lots', max_frame_bytes: -1 }), DEFAULT_LIMITS);
     assert.equal(effectiveLimits({ max_frame_bytes: 4096 }, 1000).maxFrameBytes, 1000);
@@ -794,6 +893,72 @@ describe('Controller', () => {
       const view = store.room.timeline.view().filter((e) => e.kind !== 'notice');
       assert.deepEqual(view.map((e) => [e.kind, e.seq]), [['message', 2], ['message', 3], ['message', 4]]);
       assert.equal(controller.canEdit(entry(2)), true);
+    });
+  });
+
+  describe('reactions', () => {
+    const chipsIn = (seq) => visibleReactions(store.room.timeline.bySeq.get(seq).reactions)
+      .map(({ emoji, count, mine }) => `${emoji}${count}${mine ? '*' : ''}`);
+    const reacts = () => connection.sent.filter((f) => f.type === 'react');
+
+    test('a click sends the real toggle from our own mine state; the chip changes with the reaction event', () => {
+      enterRoom({ messages: [msg(1, { reactions: [{ emoji: '🎉', count: 2, mine: true }] })] });
+      assert.equal(controller.toggleReaction(1, '👍'), '');
+      assert.deepEqual(pick(reacts().at(-1), ['room', 'seq', 'emoji', 'on']), { room: 'r1', seq: 1, emoji: '👍', on: true });
+      assert.ok(Number.isInteger(reacts().at(-1).ref));
+      assert.deepEqual(chipsIn(1), ['🎉2*'], 'not before the server says so');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'alice', on: true, count: 1 });
+      assert.deepEqual(chipsIn(1), ['🎉2*', '👍1*']);
+      controller.toggleReaction(1, '🎉');
+      assert.equal(reacts().at(-1).on, false, 'ours from history: taken away');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '🎉', nick: 'alice', on: false, count: 1 });
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'bob', on: true, count: 2 });
+      assert.deepEqual(chipsIn(1), ['🎉1', '👍2*']);
+      connection.receive({ type: 'reaction', room: 'other', seq: 1, emoji: '👍', nick: 'bob', on: false, count: 0 });
+      assert.deepEqual(chipsIn(1), ['🎉1', '👍2*'], 'another room\'s message 1');
+    });
+
+    test('after a nick change our new nick is the one whose events are ours', () => {
+      enterRoom({ messages: [msg(1)] });
+      connection.receive({ type: 'nick_changed', old: 'alice', nick: 'alicia' });
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'alicia', on: true, count: 1 });
+      assert.deepEqual(chipsIn(1), ['👍1*']);
+      controller.toggleReaction(1, '👍');
+      assert.equal(reacts().at(-1).on, false);
+    });
+
+    test('what the server would refuse is not sent, and says why', () => {
+      enterRoom({ messages: [msg(1)] }, { max_emoji_bytes: 8 });
+      assert.match(controller.toggleReaction(1, '😂😂😂'), /12 bytes; the server accepts at most 8/);
+      assert.match(controller.toggleReaction(1, 'two words'), /without spaces/);
+      assert.match(controller.reactionDraftProblem(1, ''), /Type an emoji/);
+      assert.match(controller.toggleReaction(7, '👍'), /no longer there/);
+      assert.equal(reacts().length, 0);
+    });
+
+    test('a refusal shows beside the message until our next reaction there is confirmed', () => {
+      enterRoom({ messages: [msg(1), msg(2)] });
+      controller.toggleReaction(1, '👍');
+      const { ref } = reacts().at(-1);
+      connection.receive({ type: 'error', ref, code: 'too_many_reactions', message: 'this message has too many different reactions' });
+      assert.equal(store.room.reactionErrors.get(1), 'this message has too many different reactions');
+      assert.equal(store.alert, null, 'not an alert over the whole page');
+      connection.receive({ type: 'reaction', room: 'r1', seq: 1, emoji: '👍', nick: 'bob', on: true, count: 1 });
+      assert.ok(store.room.reactionErrors.has(1), 'someone else\'s reaction confirms nothing of ours');
+      controller.toggleReaction(1, '👍');
+      assert.equal(store.room.reactionErrors.has(1), false, 'trying again clears it');
+      controller.toggleReaction(2, '🎉');
+      connection.receive({ type: 'error', ref: reacts().at(-1).ref, code: 'not_found', message: 'no such message' });
+      connection.receive({ type: 'deleted', room: 'r1', seq: 2 });
+      assert.equal(store.room.reactionErrors.has(2), false);
+      assert.deepEqual(store.room.timeline.bySeq.get(2).reactions, []);
+    });
+
+    test('offline, nothing is sent', () => {
+      enterRoom({ messages: [msg(1)] });
+      connection.drop();
+      assert.match(controller.toggleReaction(1, '👍'), /offline/);
+      assert.equal(reacts().length, 0);
     });
   });
 

@@ -9,6 +9,7 @@
 import { canEdit, editTextProblem } from './editing.js';
 import { codePointCount, effectiveLimits, frameByteLength, frameProblem, textProblem } from './limits.js';
 import { OwnMessages } from './ownership.js';
+import { isMine, reactionProblem } from './reactions.js';
 import { serverEvents, socketClosed } from './server_events.js';
 import { RoomState, clearIdentity, saveOpenRoom } from './state.js';
 
@@ -213,6 +214,33 @@ export class Controller {
   dismissEditError(seq) {
     const { room } = this.store;
     if (room?.edits.get(seq)?.status === 'failed' && room.edits.delete(seq)) this.store.changed('timeline');
+  }
+
+  /**
+   * Adds our `emoji` to message `seq`, or takes it away when it is ours
+   * already. Returns why nothing was sent ('' when it was).
+   *
+   * Only real toggles go out, judged by our own `mine`: the server answers a
+   * react that changes nothing with silence, so the app must never wait for
+   * that. The chip changes when the `reaction` event arrives, not before.
+   */
+  toggleReaction(seq, emoji) {
+    const { room } = this.store;
+    const entry = room?.timeline.bySeq.get(seq);
+    if (!entry || entry.deleted) return 'This message is no longer there to react to.';
+    const on = !isMine(entry.reactions, emoji);
+    const problem = on ? reactionProblem(emoji, entry.reactions, this.limits) : '';
+    if (problem) return problem;
+    if (!this.online || !room.joined) return 'You are offline, so the reaction was not saved. Try again once reconnected.';
+    if (room.reactionErrors.delete(seq)) this.store.changed('timeline');
+    this.request({ type: 'react', room: room.wireId, seq, emoji, on }, { room: room.id, seq, emoji });
+    return '';
+  }
+
+  /** Why `emoji` typed in the picker of message `seq` would be refused ('' if it would not). */
+  reactionDraftProblem(seq, emoji) {
+    const entry = this.store.room?.timeline.bySeq.get(seq);
+    return entry ? reactionProblem(emoji, entry.reactions, this.limits) : '';
   }
 
   /** Scroll-back: one page older than the oldest message shown. */

@@ -9,7 +9,9 @@
 // The defaults of include/parley/limits.hpp, used while the server has not
 // told us its own (before `welcome`, or a server that omits a field). A
 // refusal the user can read beats a close they cannot.
-export const DEFAULT_LIMITS = Object.freeze({ maxTextChars: 2000, maxFrameBytes: 16 * 1024, editWindowSeconds: 900 });
+export const DEFAULT_LIMITS = Object.freeze({
+  maxTextChars: 2000, maxFrameBytes: 16 * 1024, editWindowSeconds: 900, maxEmojiBytes: 32, maxReactionsPerMessage: 20,
+});
 
 const encoder = new TextEncoder();
 
@@ -40,6 +42,8 @@ export function effectiveLimits(welcomeLimits = {}, learnedMaxFrameBytes = Infin
     maxTextChars: pick(welcomeLimits?.max_text_chars, DEFAULT_LIMITS.maxTextChars),
     maxFrameBytes: Math.min(pick(welcomeLimits?.max_frame_bytes, DEFAULT_LIMITS.maxFrameBytes), learnedMaxFrameBytes),
     editWindowSeconds: editWindowSeconds(welcomeLimits),
+    maxEmojiBytes: pick(welcomeLimits?.max_emoji_bytes, DEFAULT_LIMITS.maxEmojiBytes),
+    maxReactionsPerMessage: pick(welcomeLimits?.max_reactions_per_message, DEFAULT_LIMITS.maxReactionsPerMessage),
   };
 }
 

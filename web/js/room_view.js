@@ -1,11 +1,13 @@
 // The open room: title, message timeline with scroll-back, join/leave notices,
-// editing one's own messages in place, "x is typing…", the composer and the
-// member list.
+// editing one's own messages in place, reactions, "x is typing…", the
+// composer and the member list.
 
 import { byId, el, formatTime, isoTime, reconcileChildren } from './dom.js';
 import { editDeadline } from './editing.js';
 import { formatCount } from './limits.js';
 import { editedMark, messageEditor } from './message_editor.js';
+import { reactionBar } from './reaction_bar.js';
+import { reactionErrorText } from './reactions.js';
 
 // Within this many pixels of an edge counts as "at" it: at the bottom we
 // follow new messages, at the top we fetch older ones.
@@ -48,6 +50,11 @@ export function mountRoomView(store, controller) {
   let editorInput = null;      // its textarea, to focus when it is (re)built
   let focusAfterRender = null; // what gets the focus once the list is drawn
   let editExpiryTimer = 0;     // redraws when the next Edit action expires
+  // The open reaction picker: {seq, draft, problem}; one at a time.
+  let picker = null;
+  let pickerInput = null;      // its text field, to keep the focus when rebuilt
+  // A reaction refused here before sending (offline, too many): {seq, text}.
+  let localReactionProblem = null;
 
   byId('leave-room').addEventListener('click', () => controller.leaveRoom());
   loadOlder.addEventListener('click', () => controller.loadOlder());
@@ -109,6 +116,8 @@ export function mountRoomView(store, controller) {
       // A different room: start from scratch, at the bottom.
       shownRoom = room;
       editing = null;
+      picker = null;
+      localReactionProblem = null;
       nodes = new Map();
       list.replaceChildren();
       stickToBottom = true;
@@ -232,13 +241,14 @@ export function mountRoomView(store, controller) {
   function entryNode(entry, room) {
     const edit = entry.kind === 'message' ? room.edits.get(entry.seq) : undefined;
     const inEditor = entry.kind === 'message' && editing?.seq === entry.seq;
+    const reactions = entry.kind === 'message' && !entry.deleted ? reactionState(entry, room) : null;
     const signature = [
       entry.kind, entry.status, entry.error, entry.deleted, entry.text, entry.from, controller.isOwn(entry), entry.editedAt,
-      controller.canEdit(entry), edit?.status, edit?.error, inEditor && editing.version,
+      controller.canEdit(entry), edit?.status, edit?.error, inEditor && editing.version, JSON.stringify(reactions),
     ].join('\u0000');
     const known = nodes.get(entry.key);
     if (known && known.signature === signature) return known.li;
-    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, edit, inEditor);
+    const li = entry.kind === 'notice' ? noticeNode(entry) : messageNode(entry, edit, inEditor, reactions);
     // Replace in place so the list order logic only ever moves known nodes.
     if (known) known.li.replaceWith(li);
     nodes.set(entry.key, { li, signature });
@@ -249,7 +259,94 @@ export function mountRoomView(store, controller) {
     return el('li', { class: `notice notice-${entry.tone}`, dataset: { testid: 'notice' }, text: entry.text });
   }
 
-  function messageNode(entry, edit, inEditor) {
+  /** What the reaction row of `entry` shows; part of its node's signature. */
+  function reactionState(entry, room) {
+    const serverError = room.reactionErrors.get(entry.seq);
+    const localError = localReactionProblem?.seq === entry.seq ? localReactionProblem.text : '';
+    return {
+      chips: entry.reactions.map(({ emoji, count, mine }) => ({ emoji, count, mine })),
+      picker: picker?.seq === entry.seq ? { version: picker.version } : null,
+      error: localError || (serverError !== undefined ? reactionErrorText(serverError) : ''),
+    };
+  }
+
+  function toggleReaction(seq, emoji) {
+    const problem = controller.toggleReaction(seq, emoji);
+    localReactionProblem = problem ? { seq, text: problem } : null;
+    return problem;
+  }
+
+  function openPicker(seq) {
+    picker = { seq, draft: '', problem: '', version: 0 };
+    pickerInput = null;  // a new picker, so its field takes the focus
+    localReactionProblem = null;
+    renderTimeline();
+  }
+
+  function closePicker() {
+    if (!picker) return;
+    const { seq } = picker;
+    const li = list.querySelector(`[data-testid="message"][data-seq="${seq}"]`);
+    // A keyboard user in the picker lands back on the message's "add reaction".
+    const hadFocus = document.activeElement === document.body || Boolean(li?.contains(document.activeElement));
+    picker = null;
+    pickerInput = null;
+    if (hadFocus) {
+      focusAfterRender = () => {
+        list.querySelector(`[data-testid="message"][data-seq="${seq}"] [data-testid="add-reaction"]`)?.focus();
+      };
+    }
+    renderTimeline();
+  }
+
+  /** A choice or the typed emoji: toggles it like its chip would; a refusal stays in the picker. */
+  function submitReaction(emoji) {
+    if (!picker) return;
+    const problem = toggleReaction(picker.seq, emoji.trim());
+    if (problem) {
+      localReactionProblem = null;  // shown in the picker instead
+      Object.assign(picker, { draft: emoji, problem, version: picker.version + 1 });
+      renderTimeline();
+      return;
+    }
+    closePicker();
+  }
+
+  function reactionRow(entry) {
+    const open = picker?.seq === entry.seq;
+    const { parts, input } = reactionBar({
+      chips: entry.reactions,
+      picker: open ? { draft: picker.draft, problem: picker.problem } : null,
+      error: reactionState(entry, store.room).error,
+      onToggle: (emoji) => {
+        toggleReaction(entry.seq, emoji);
+        renderTimeline();
+      },
+      onOpenPicker: () => openPicker(entry.seq),
+      onClosePicker: closePicker,
+      onDraft: (text) => {
+        picker.draft = text;
+        picker.problem = text.trim() ? controller.reactionDraftProblem(entry.seq, text.trim()) : '';
+        return picker.problem;
+      },
+      onSubmit: submitReaction,
+    });
+    if (input) {
+      // Into the field when the picker opens, or back into it when a live
+      // reaction rebuilds the message while the user types there.
+      const focusWasInPicker = !pickerInput || [pickerInput, document.body].includes(document.activeElement);
+      pickerInput = input;
+      if (focusWasInPicker) {
+        focusAfterRender = () => {
+          input.focus();
+          input.setSelectionRange(input.value.length, input.value.length);
+        };
+      }
+    }
+    return parts;
+  }
+
+  function messageNode(entry, edit, inEditor, reactions) {
     const own = controller.isOwn(entry);
     const state = entry.kind === 'pending' ? entry.status : entry.deleted ? 'deleted' : 'sent';
     const li = el('li', {
@@ -324,6 +421,7 @@ export function mountRoomView(store, controller) {
     if (edit?.status === 'failed') {
       li.append(el('p', { class: 'message-error', role: 'status', dataset: { testid: 'edit-error' }, text: editNotSavedText(edit.error) }));
     }
+    if (reactions) li.append(...reactionRow(entry));
     if (state === 'failed') {
       li.append(
         el('p', { class: 'message-error', dataset: { testid: 'message-error' }, text: notSentText(entry.error) }),

@@ -112,6 +112,7 @@ export const serverEvents = {
         // Our seqs may no longer match the server's: start over from what it gave us.
         room.timeline.reset(messages);
         room.edits.clear();  // their seqs may mean other messages now
+        room.reactionErrors.clear();
         room.timeline.addNotice('While you were away some messages could not be recovered; some history may be missing.', 'warn');
         room.history = historyStateAfterReset(room);
       } else {
@@ -191,7 +192,8 @@ export const serverEvents = {
     const { room } = c.store;
     if (!room || String(frame.room) !== room.id) return;
     const editDropped = room.edits.delete(frame.seq);
-    if (room.timeline.markDeleted(frame.seq) || editDropped) c.store.changed('timeline');
+    const errorDropped = room.reactionErrors.delete(frame.seq);
+    if (room.timeline.markDeleted(frame.seq) || editDropped || errorDropped) c.store.changed('timeline');
   },
 
   edited(c, frame) {
@@ -202,6 +204,15 @@ export const serverEvents = {
     const changed = room.timeline.applyEdit(frame.seq, frame.text ?? '', editedAt);
     // Only the author edits, so this confirms our own save (or ends a refusal shown beside it).
     if (room.edits.delete(frame.seq) || changed) c.store.changed('timeline');
+  },
+
+  reaction(c, frame) {
+    const { room, session } = c.store;
+    if (!room || String(frame.room) !== room.id || !Number.isInteger(frame.seq)) return;
+    const changed = room.timeline.applyReaction(frame, session?.nick);
+    // Ours confirmed: a refusal shown beside the message is stale now.
+    const errorDropped = frame.nick === session?.nick && room.reactionErrors.delete(frame.seq);
+    if (changed || errorDropped) c.store.changed('timeline');
   },
 
   dm(c, frame) {
@@ -307,6 +318,12 @@ function handleError(c, frame) {
         store.room.edits.set(context.seq, {
           status: 'failed', text: context.text, error: message, final: isFinalEditError(frame.code),
         });
+        store.changed('timeline');
+      }
+      return;
+    case 'react':
+      if (store.room?.id === context.room) {
+        store.room.reactionErrors.set(context.seq, message);
         store.changed('timeline');
       }
       return;

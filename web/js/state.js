@@ -34,6 +34,9 @@ export class RoomState {
     // {status: 'saving'|'failed', text, error, final}. `final`: trying again
     // cannot help (too late, not ours, gone), so the editor closes.
     this.edits = new Map();
+    // Why our last reaction on a message was refused: seq -> the server's
+    // message, shown beside it until our next reaction there is confirmed.
+    this.reactionErrors = new Map();
   }
 
   /** Nicks currently typing, oldest first, dropping expired entries. */

@@ -6,6 +6,8 @@
 // edit wins) can be unit tested in node. Every entry has a stable `key` the
 // view uses to reuse nodes.
 
+import { applyReaction, mergeReactions, reactionsFromServer } from './reactions.js';
+
 export class Timeline {
   constructor() {
     this.entries = [];          // messages and notices, in display order
@@ -43,8 +45,10 @@ export class Timeline {
         existing.deleted = true;
         existing.text = '';
         existing.editedAt = 0;
-      } else if (!message.deleted) {
+        existing.reactions = [];
+      } else if (!message.deleted && !existing.deleted) {
         this.applyEdit(message.seq, message.text, message.editedAt);
+        existing.reactions = mergeReactions(existing.reactions, raw.reactions);
       }
       return { added: false, gap: null };
     }
@@ -134,7 +138,21 @@ export class Timeline {
     entry.deleted = true;
     entry.text = '';
     entry.editedAt = 0;
+    entry.reactions = [];  // a tombstone has none
     return true;
+  }
+
+  /**
+   * A `reaction` event (reactions.js). Returns whether a message we show
+   * changed. One for a message we do not hold is ignored, as `edited` is:
+   * every later copy of it comes from the store with the current counts.
+   */
+  applyReaction(event, myNick) {
+    const entry = this.bySeq.get(event?.seq);
+    if (!entry || entry.deleted) return false;
+    const before = entry.reactions;
+    entry.reactions = applyReaction(before, event, myNick);
+    return entry.reactions !== before;
   }
 
   addNotice(text, tone = 'info') {
@@ -237,5 +255,7 @@ function toEntry(raw) {
     deleted: Boolean(raw.deleted),
     // When the text was last edited (ms since the epoch); 0: never.
     editedAt: !raw.deleted && Number.isFinite(raw.edited_at) && raw.edited_at > 0 ? raw.edited_at : 0,
+    // [{emoji, count, mine, live}] in order of first use (reactions.js).
+    reactions: raw.deleted ? [] : reactionsFromServer(raw.reactions),
   };
 }
