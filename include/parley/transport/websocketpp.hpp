@@ -15,6 +15,7 @@
 #include <parley/lobby.hpp>
 #include <parley/transport.hpp>
 #include <parley/transport/detail/websocketpp_handshake.hpp>
+#include <parley/transport/detail/websocketpp_lingering_socket.hpp>
 #include <parley/transport/detail/websocketpp_message.hpp>
 #include <parley/transport/detail/socket_write.hpp>
 #include <parley/transport/detail/websocketpp_outbox.hpp>
@@ -61,10 +62,19 @@ struct WsppConnectionBase : Base {
 /// asio_tls, or your own) with parley's message type, which carries a batch of
 /// encoded frames and counts each connection's backlog exactly, the handshake
 /// kept on the heap (freed once the connection is open, see
-/// `Options::release_handshake`), and a small read buffer.
+/// `Options::release_handshake`), a small read buffer, and, on plain TCP, a
+/// lingering close (detail::WsppLingeringSocket: the peer reads our close
+/// frame even while it is still sending, instead of a TCP reset).
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
+    struct transport_config : Base::transport_config {
+        using socket_type = std::conditional_t<
+            std::is_same_v<typename Base::transport_config::socket_type,
+                           websocketpp::transport::asio::basic_socket::endpoint>,
+            detail::WsppLingeringSocketEndpoint, typename Base::transport_config::socket_type>;
+    };
+    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
     using message_type =
         detail::WsppMessage<websocketpp::message_buffer::alloc::con_msg_manager>;
     using con_msg_manager_type = websocketpp::message_buffer::alloc::con_msg_manager<message_type>;
@@ -91,7 +101,7 @@ struct WebsocketppConfig : Base {
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
 /// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
 /// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which writes everything pending with one non-blocking `send` on the socket when websocketpp holds nothing of the connection (`Options::direct_writes`), and hands websocketpp only what the socket did not take, as one prepared message written in order before anything later |
-/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
+/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand, the close frame with the code is written: after everything queued, or, for 1013 or a backlog over `Options::drop_backlog_bytes`, after only the part of a write already under way (the rest is dropped). The handshake is cut after `Options::close_handshake_timeout`; then the socket lingers (reads and discards) until the peer closes its side, `Options::close_linger` at most, so the peer reads the code instead of a TCP reset |
 /// | `ping`          | an empty ping frame queued like any frame; a client's ping is answered the same way (open() installs the connection's ping handler), so every frame of an open connection passes through parley's writer |
 /// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
@@ -137,9 +147,16 @@ public:
         /// before the TCP connection is dropped anyway. Keep it well below the
         /// server's shutdown timeout.
         std::chrono::milliseconds close_handshake_timeout{2000};
-        /// A close with more than this queued skips the close frame (it would
-        /// wait behind the backlog) and drops the connection at once.
+        /// A close with more than this queued drops the queued frames not yet
+        /// being written, so the close frame does not wait behind them (a
+        /// slow consumer's close, 1013, always does).
         std::size_t drop_backlog_bytes = 64 * 1024;
+        /// After the connection ended, how long its socket may keep reading
+        /// and discarding what the peer still sends (a frame over the size
+        /// limit, say) before it is closed: closing with unread input would
+        /// send a TCP reset, and the peer would lose our close frame. A peer
+        /// that closes its side ends this at once. Plain TCP only (not TLS).
+        std::chrono::milliseconds close_linger{2000};
         /// Copy the request headers into each session's PeerInfo::headers (for
         /// checks of your own). false leaves them out (the remote address,
         /// Origin, path and query are always there): a few hundred bytes less
@@ -226,17 +243,22 @@ public:
         queue(h, wire);
     }
 
+    /// The close frame carries `code` to the peer in every case (a slow
+    /// consumer's 1013 too): only a connection websocketpp can no longer
+    /// close (its socket failed) is dropped without one.
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
         if (h->closing.exchange(true, std::memory_order_acq_rel)) return;
         auto con = h->connection.lock();
         if (!con) return;
-        const bool drop = code == close_code::try_again_later ||
-                          h->outbox.bytes() > options_.drop_backlog_bytes;
-        on_strand(con, [con, peer = h, code, reason = std::string(reason), drop,
+        const bool cut_backlog = code == close_code::try_again_later ||
+                                 h->outbox.bytes() > options_.drop_backlog_bytes;
+        on_strand(con, [con, peer = h, code, reason = std::string(reason), cut_backlog,
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
-            if (drop) return drop_now(con);
-            flush(con, *peer, true);  // the close frame follows everything sent before it
+            if (cut_backlog)
+                peer->outbox.cancel();  // the close frame follows the write under way only
+            else
+                flush(con, *peer, true);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -288,6 +310,8 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
+        if constexpr (std::is_base_of_v<detail::WsppLingeringSocket, connection_type>)
+            con->set_close_linger(options_.close_linger);
         // Over TLS the socket carries records, not frames: only websocketpp may write.
         auto peer = std::make_shared<Peer>(
             con, options_.direct_writes && detail::can_write_directly && !con->is_secure());
