@@ -86,6 +86,17 @@ static_assert(!parley::is_transport_v<archetype::MissingBufferedFrames>);
 static_assert(!parley::is_transport_v<archetype::WallClockNow>);
 static_assert(!parley::is_transport_v<archetype::PostWithoutLane>);
 
+// The policy's two parts, each detectable alone: an executor knows nothing of
+// connections, a connection port nothing of lanes and timers.
+static_assert(parley::is_executor_v<archetype::NoopTransport>);
+static_assert(parley::is_connection_port_v<archetype::NoopTransport>);
+static_assert(parley::is_executor_v<archetype::MissingPing>);
+static_assert(!parley::is_connection_port_v<archetype::MissingPing>);
+static_assert(!parley::is_executor_v<archetype::PostWithoutLane>);
+static_assert(parley::is_connection_port_v<archetype::PostWithoutLane>);
+static_assert(parley::is_executor_v<parley::testing::MockTransport> &&
+              parley::is_connection_port_v<parley::testing::MockTransport>);
+
 // Every member of the core types, for the archetype: whatever the core calls
 // on its Transport must be in the policy, or this does not compile.
 template class parley::Lobby<archetype::NoopTransport>;

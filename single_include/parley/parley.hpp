@@ -413,7 +413,27 @@ struct has_buffered<
 
 }  // namespace detail
 
-/// True when `T` models the Transport policy (see the table above).
+/// True when `T` models the executor part of the policy: `lane_type`,
+/// `timer_type`, `make_lane`, `post`, `now`, `wall_now`, `start_timer` and
+/// `cancel_timer`. It knows nothing of connections; parley::AsioExecutor
+/// (<parley/transport/asio_executor.hpp>) is one, for transports on Asio.
+template <class T>
+inline constexpr bool is_executor_v =
+    detail::has_lane_type<T>::value && detail::has_timer_type<T>::value &&
+    detail::has_timer_value<T>::value && detail::has_make_lane<T>::value &&
+    detail::has_post<T>::value && detail::has_now<T>::value && detail::has_wall_now<T>::value &&
+    detail::has_timers<T>::value;
+
+/// True when `T` models the connection part of the policy: `handle_type`,
+/// `send`, `close`, `ping`, `buffered_amount` and `buffered_frames`.
+template <class T>
+inline constexpr bool is_connection_port_v =
+    detail::has_handle_type<T>::value && detail::has_send<T>::value &&
+    detail::has_close<T>::value && detail::has_ping<T>::value && detail::has_buffered<T>::value;
+
+/// True when `T` models the Transport policy (see the table above): both
+/// parts, usually an executor (say parley::AsioExecutor) as a base class
+/// with the connection part added.
 template <class T>
 inline constexpr bool is_transport_v =
     detail::has_handle_type<T>::value && detail::has_lane_type<T>::value &&

@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <sys/socket.h>
@@ -26,6 +27,10 @@
 namespace {
 
 using Transport = parley::WebsocketppTransport<>;
+// Its lanes, timers and clocks are the shipped AsioExecutor's.
+static_assert(std::is_base_of_v<parley::AsioExecutor, Transport>);
+static_assert(parley::is_executor_v<parley::AsioExecutor>);
+static_assert(parley::is_transport_v<Transport>);
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 

@@ -13,6 +13,7 @@
 #endif
 
 #include <parley/lobby.hpp>
+#include <parley/transport/asio_executor.hpp>
 #include <parley/transport.hpp>
 #include <parley/transport/detail/websocketpp_handshake.hpp>
 #include <parley/transport/detail/websocketpp_lingering_socket.hpp>
@@ -108,15 +109,15 @@ struct WebsocketppConfig : Base {
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
 /// or call `open`, `message`, `pong` and `closed` from your own handlers.
 template <class Config = WebsocketppConfig<>>
-class WebsocketppTransport {
+class WebsocketppTransport : public AsioExecutor {
 public:
     using config_type = Config;
     using server_type = websocketpp::server<Config>;
     using connection_type = typename server_type::connection_type;
     using connection_ptr = typename server_type::connection_ptr;
     using message_ptr = typename Config::message_type::ptr;
-    using io_context = websocketpp::lib::asio::io_service;
-    using executor_type = io_context::executor_type;
+    using io_context = AsioExecutor::io_context;
+    using executor_type = AsioExecutor::executor_type;
 
     /// One connection as the core sees it.
     struct Peer {
@@ -131,13 +132,10 @@ public:
     };
 
     using handle_type = std::shared_ptr<Peer>;
-    using lane_type = websocketpp::lib::asio::strand<executor_type>;
-    /// On the io_context's own executor (one pointer): a strand executor would
-    /// be type-erased into an allocation of its own per timer.
-    using timer_object = websocketpp::lib::asio::basic_waitable_timer<
-        std::chrono::steady_clock, websocketpp::lib::asio::wait_traits<std::chrono::steady_clock>,
-        executor_type>;
-    using timer_type = std::shared_ptr<timer_object>;
+    /// Lanes, timers, post and clocks: AsioExecutor's.
+    using lane_type = AsioExecutor::lane_type;
+    using timer_object = AsioExecutor::timer_object;
+    using timer_type = AsioExecutor::timer_type;
     using lobby_type = Lobby<WebsocketppTransport>;
     using client_type = Client<WebsocketppTransport>;
     using client_ptr = std::shared_ptr<client_type>;
@@ -193,47 +191,17 @@ public:
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
-    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {
-        lanes_.reserve(options_.lanes);
-        for (std::size_t i = 0; i < options_.lanes; ++i)
-            lanes_.push_back(websocketpp::lib::asio::make_strand(io_.get_executor()));
-    }
+    WebsocketppTransport(io_context& io, Options options)
+        : AsioExecutor(io, options.lanes), options_(options) {}
 
     WebsocketppTransport(const WebsocketppTransport&) = delete;
     WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
 
-    io_context& context() noexcept { return io_; }
     const Options& options() const noexcept { return options_; }
 
     // ---- the Transport policy ------------------------------------------------------
 
-    /// Thread-safe.
-    lane_type make_lane() {
-        if (lanes_.empty()) return websocketpp::lib::asio::make_strand(io_.get_executor());
-        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
-    }
-
-    void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
-
-    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
-    std::chrono::system_clock::time_point wall_now() const {
-        return std::chrono::system_clock::now();
-    }
-
-    timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
-        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
-        timer->async_wait(websocketpp::lib::asio::bind_executor(
-            lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
-                if (ec == websocketpp::lib::asio::error::operation_aborted) return;
-                task();
-            }));
-        return timer;
-    }
-
-    /// Called on the timer's own lane (the core's rule), so it never races the wait.
-    void cancel_timer(timer_type& timer) {
-        if (timer) timer->cancel();
-    }
+    // make_lane, post, now, wall_now, start_timer, cancel_timer: AsioExecutor's.
 
     /// Thread-safe; takes the connection's outbox lock only. The first send of
     /// a Frame encodes it; every other recipient reuses that buffer.
@@ -476,10 +444,7 @@ private:
         return close_code::abnormal;
     }
 
-    io_context& io_;
     Options options_;
-    std::vector<lane_type> lanes_;
-    std::atomic<std::size_t> next_lane_{0};
 };
 
 PARLEY_NAMESPACE_END
