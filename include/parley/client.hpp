@@ -77,6 +77,8 @@ public:
     }
     /// The connection is gone (any thread); `code` is the close code seen, 1006 for a drop.
     void closed(std::uint16_t code) {
+        // From now on the core leaves the handle alone (see connection_gone).
+        connection_gone_.store(true, std::memory_order_release);
         post([this, code] { finalize(code); });
     }
 
@@ -121,7 +123,7 @@ private:
     }
 
     void on_keepalive() {
-        if (closed_) return;
+        if (closed_ || connection_gone()) return;
         const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(transport_.now() -
                                                                                last_inbound_);
         if (idle >= limits_.idle_timeout) {
@@ -141,7 +143,7 @@ private:
     /// leaves everything at once, without waiting for the close handshake.
     void terminate(std::uint16_t code, std::string_view reason) {
         if (closed_) return;
-        transport_.close(handle_, code, reason);
+        if (!connection_gone()) transport_.close(handle_, code, reason);
         finalize(code);
     }
 
@@ -428,6 +430,11 @@ private:
     // A list, not a deque: requests rarely wait, and an empty std::deque
     // already holds about 600 bytes, which every idle session would pay.
     std::list<detail::Request> inbox_;
+    /// The embedder reported the close (`closed`): send, close, ping and the
+    /// buffered counts are no longer called for this handle by any lane that
+    /// sees it (docs/embedding.md, "Handle lifetime").
+    bool connection_gone() const noexcept { return connection_gone_.load(std::memory_order_acquire); }
+    std::atomic<bool> connection_gone_{false};
     std::atomic<bool> closed_{false};  // read by Hubs to skip a join that raced a close
 
     detail::TokenBucket bucket_;

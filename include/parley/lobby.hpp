@@ -275,6 +275,7 @@ private:
 
     /// One frame to one connection; a slow consumer is closed instead.
     bool deliver(const ClientPtr& client, const handle_type& handle, const SharedFrame& frame) {
+        if (client->connection_gone()) return false;
         if (!try_send(handle, frame)) {
             drop_slow_consumer(client, handle);
             return false;
@@ -286,7 +287,7 @@ private:
     /// Closes a connection whose reader cannot keep up. The transport drops its
     /// queue now; the session then leaves its rooms on its own lane.
     void drop_slow_consumer(const ClientPtr& client, const handle_type& handle) {
-        if (client->is_closed()) return;
+        if (client->is_closed() || client->connection_gone()) return;
         Metrics::add(metrics_.slow_consumer_closes);
         transport_.close(handle, close_code::try_again_later, "slow consumer");
         client->closed_by_server(close_code::try_again_later);
@@ -742,6 +743,7 @@ private:
         std::size_t sent = 0;
         std::vector<ClientPtr> slow;
         for (auto& [session, client] : watchers_) {
+            if (client->connection_gone()) continue;
             if (try_send(client->handle(), frame)) ++sent;
             else slow.push_back(client);
         }

@@ -49,21 +49,30 @@ world only through this policy. `t` is a `Transport&`, `lane` a `lane_type&`,
 |------------------------------------------|----------------------------------------------------------------------|
 | `Transport::handle_type`                 | copyable id of one connection                                         |
 | `Transport::lane_type`                   | copyable handle of a serial lane (strand): tasks on it run one at a time, in post order |
-| `Transport::timer_type`                  | default-constructible, movable handle of a one-shot timer             |
+| `Transport::timer_type`                  | default-constructible, move-assignable handle of a one-shot timer; the core keeps one per pending timeout as a member, default-constructed until it is started, and may cancel it in that state |
 | `t.make_lane() -> lane_type`             | a lane on the transport's executor; it may be shared (the core relies on serial order only) |
 | `t.post(lane, task)`                     | run `task` on `lane` later (never inline); callable from any thread   |
 | `t.now() -> steady_clock::time_point`    | monotonic time (virtual in tests)                                    |
 | `t.wall_now() -> system_clock::time_point` | wall-clock time for message timestamps                             |
 | `t.start_timer(lane, milliseconds, task) -> timer_type` | run `task` on `lane` after the delay                 |
-| `t.cancel_timer(timer)`                  | best effort: the task may still run if it was already due, so the core re-checks its own state |
+| `t.cancel_timer(timer)`                  | best effort: the task may still run if it was already due, so the core re-checks its own state; harmless on a default-constructed or already fired timer |
 | `t.send(h, f)`                           | queue `f` for the connection; thread-safe; the same `f` goes to many connections |
-| `t.close(h, code, reason)`               | start closing; drop queued output at once; later report the close     |
+| `t.close(h, code, reason)`               | start closing: the peer gets a close frame with `code` (queued output may be dropped so it need not wait); later, never inside this call, report the close through `Client::closed` |
 | `t.ping(h)`                              | send a WebSocket ping (the embedder forwards pongs to `Client::pong`)  |
 | `t.buffered_amount(h) -> size_t`         | bytes queued and not yet written to the socket                        |
 | `t.buffered_frames(h) -> size_t`         | frames queued and not yet written                                     |
 
 Inbound events go the other way: the embedder calls `Lobby::connect` on open and
 then `Client::receive`, `Client::pong` and `Client::closed` from any thread.
+
+Handle lifetime: `send`, `close`, `ping` and the buffered counts must be
+harmless (do nothing) for a handle whose connection has closed, including after
+`Client::closed` was called. The core stops calling them once a lane sees that
+report, but a lane already in the middle of a broadcast may still make one such
+call while the report is on its way. So `handle_type` must stay valid as long as
+the core holds it (until the Client is released): a `shared_ptr`, a `weak_ptr`
+or an id looked up in a table, never a raw pointer to a connection the embedder
+frees on close. docs/embedding.md has the details.
 */
 
 namespace detail {
@@ -85,6 +94,16 @@ template <class T, class = void>
 struct has_timer_type : std::false_type {};
 template <class T>
 struct has_timer_type<T, void_t<typename T::timer_type>> : std::true_type {};
+
+/// The core declares timers as members before starting them and moves new
+/// ones in: `timer_type t{}; t = start_timer(...)`.
+template <class T, class = void>
+struct has_timer_value : std::false_type {};
+template <class T>
+struct has_timer_value<T, void_t<typename T::timer_type>>
+    : std::bool_constant<std::is_default_constructible_v<typename T::timer_type> &&
+                         std::is_move_assignable_v<typename T::timer_type> &&
+                         std::is_move_constructible_v<typename T::timer_type>> {};
 
 template <class T, class = void>
 struct has_make_lane : std::false_type {};
@@ -160,11 +179,32 @@ struct has_buffered<
 
 }  // namespace detail
 
-/// True when `T` models the Transport policy (see the table above).
+/// True when `T` models the executor part of the policy: `lane_type`,
+/// `timer_type`, `make_lane`, `post`, `now`, `wall_now`, `start_timer` and
+/// `cancel_timer`. It knows nothing of connections; parley::AsioExecutor
+/// (<parley/transport/asio_executor.hpp>) is one, for transports on Asio.
+template <class T>
+inline constexpr bool is_executor_v =
+    detail::has_lane_type<T>::value && detail::has_timer_type<T>::value &&
+    detail::has_timer_value<T>::value && detail::has_make_lane<T>::value &&
+    detail::has_post<T>::value && detail::has_now<T>::value && detail::has_wall_now<T>::value &&
+    detail::has_timers<T>::value;
+
+/// True when `T` models the connection part of the policy: `handle_type`,
+/// `send`, `close`, `ping`, `buffered_amount` and `buffered_frames`.
+template <class T>
+inline constexpr bool is_connection_port_v =
+    detail::has_handle_type<T>::value && detail::has_send<T>::value &&
+    detail::has_close<T>::value && detail::has_ping<T>::value && detail::has_buffered<T>::value;
+
+/// True when `T` models the Transport policy (see the table above): both
+/// parts, usually an executor (say parley::AsioExecutor) as a base class
+/// with the connection part added.
 template <class T>
 inline constexpr bool is_transport_v =
     detail::has_handle_type<T>::value && detail::has_lane_type<T>::value &&
-    detail::has_timer_type<T>::value && detail::has_make_lane<T>::value &&
+    detail::has_timer_type<T>::value && detail::has_timer_value<T>::value &&
+    detail::has_make_lane<T>::value &&
     detail::has_post<T>::value && detail::has_now<T>::value && detail::has_wall_now<T>::value &&
     detail::has_timers<T>::value && detail::has_send<T>::value && detail::has_close<T>::value &&
     detail::has_ping<T>::value && detail::has_buffered<T>::value;
@@ -178,6 +218,9 @@ constexpr bool check_transport() {
     static_assert(has_lane_type<T>::value, "parley: Transport must define lane_type");
     static_assert(has_timer_type<T>::value, "parley: Transport must define timer_type");
     if constexpr (has_handle_type<T>::value && has_lane_type<T>::value && has_timer_type<T>::value) {
+        static_assert(has_timer_value<T>::value,
+                      "parley: Transport::timer_type must be default-constructible and "
+                      "move-assignable (the core keeps an idle timer as a member)");
         static_assert(has_make_lane<T>::value,
                       "parley: Transport must provide lane_type make_lane()");
         static_assert(has_post<T>::value,

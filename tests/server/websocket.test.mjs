@@ -1,5 +1,6 @@
 // /ws through the real server: the protocol round trips, the handshake's
-// Origin and path checks, and the frame-level closes (1009, 1007).
+// Origin and path checks, and the frame-level closes (1009, also while the client
+// is still sending a 4 MiB frame; 1007).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -172,6 +173,14 @@ describe('frame-level closes', () => {
   test('a frame over 16 KiB is closed with 1009', async () => {
     const client = await ChatClient.login(server, 'ws_big');
     client.socket.send(JSON.stringify({ type: 'send', room: 'general', text: 'x'.repeat(17_000) }));
+    const { code } = await client.closed;
+    assert.equal(code, 1009);
+  });
+
+  test('a 4 MiB frame still being sent gets the 1009 close too, not a reset (1006)', async () => {
+    const client = await ChatClient.login(server, 'ws_huge');
+    client.socket.on('error', () => {});  // a reset would show here, and as 1006 below
+    client.socket.send(JSON.stringify({ type: 'send', room: 'general', text: 'x'.repeat(4 * 1024 * 1024) }));
     const { code } = await client.closed;
     assert.equal(code, 1009);
   });

@@ -70,6 +70,12 @@ public:
         std::vector<const Frame*> sent_pointers;
         /// Sends the core made after the connection closed (ignored).
         std::size_t sends_after_close = 0;
+        /// Set once the close was reported to the library (`on_closed` ran).
+        bool close_reported = false;
+        /// Calls the core made for the connection after its close was reported
+        /// (send, close, ping, buffered_amount, buffered_frames): harmless here,
+        /// a use-after-free for an embedder whose handle is a raw pointer.
+        mutable std::size_t calls_after_report = 0;
         /// Sends swallowed because the peer had failed.
         std::size_t lost_frames = 0;
         /// Pings that arrived while stalled, answered on `resume`.
@@ -106,6 +112,7 @@ public:
 
     void send(const handle_type& h, SharedFrame frame) {
         Connection& conn = connection(h);
+        note_call(conn);
         if (!conn.open) {
             ++conn.sends_after_close;
             return;
@@ -127,6 +134,7 @@ public:
     /// the close to the library later, from the transport's own lane.
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
         Connection& conn = connection(h);
+        note_call(conn);
         if (!conn.open) {
             return;
         }
@@ -139,6 +147,7 @@ public:
     /// browser does), delivered later from the transport's lane.
     void ping(const handle_type& h) {
         Connection& conn = connection(h);
+        note_call(conn);
         if (!conn.open) {
             return;
         }
@@ -153,8 +162,16 @@ public:
         post_pong(conn.id);
     }
 
-    std::size_t buffered_amount(const handle_type& h) const { return connection(h).unread_bytes; }
-    std::size_t buffered_frames(const handle_type& h) const { return connection(h).unread.size(); }
+    std::size_t buffered_amount(const handle_type& h) const {
+        const Connection& conn = connection(h);
+        note_call(conn);
+        return conn.unread_bytes;
+    }
+    std::size_t buffered_frames(const handle_type& h) const {
+        const Connection& conn = connection(h);
+        note_call(conn);
+        return conn.unread.size();
+    }
 
     // --- connections and peer controls ---------------------------------
 
@@ -255,10 +272,15 @@ private:
             auto on_closed = std::move(closed.on_closed);
             closed.on_closed = nullptr;
             closed.on_pong = nullptr;
+            closed.close_reported = true;
             if (on_closed) {
                 on_closed(reported_code);
             }
         });
+    }
+
+    static void note_call(const Connection& conn) {
+        if (conn.close_reported) ++conn.calls_after_report;
     }
 
     void post_pong(handle_type h) {

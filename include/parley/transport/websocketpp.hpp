@@ -13,8 +13,10 @@
 #endif
 
 #include <parley/lobby.hpp>
+#include <parley/transport/asio_executor.hpp>
 #include <parley/transport.hpp>
 #include <parley/transport/detail/websocketpp_handshake.hpp>
+#include <parley/transport/detail/websocketpp_lingering_socket.hpp>
 #include <parley/transport/detail/websocketpp_message.hpp>
 #include <parley/transport/detail/socket_write.hpp>
 #include <parley/transport/detail/websocketpp_outbox.hpp>
@@ -61,10 +63,19 @@ struct WsppConnectionBase : Base {
 /// asio_tls, or your own) with parley's message type, which carries a batch of
 /// encoded frames and counts each connection's backlog exactly, the handshake
 /// kept on the heap (freed once the connection is open, see
-/// `Options::release_handshake`), and a small read buffer.
+/// `Options::release_handshake`), a small read buffer, and, on plain TCP, a
+/// lingering close (detail::WsppLingeringSocket: the peer reads our close
+/// frame even while it is still sending, instead of a TCP reset).
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
+    struct transport_config : Base::transport_config {
+        using socket_type = std::conditional_t<
+            std::is_same_v<typename Base::transport_config::socket_type,
+                           websocketpp::transport::asio::basic_socket::endpoint>,
+            detail::WsppLingeringSocketEndpoint, typename Base::transport_config::socket_type>;
+    };
+    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
     using message_type =
         detail::WsppMessage<websocketpp::message_buffer::alloc::con_msg_manager>;
     using con_msg_manager_type = websocketpp::message_buffer::alloc::con_msg_manager<message_type>;
@@ -91,22 +102,22 @@ struct WebsocketppConfig : Base {
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
 /// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
 /// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which writes everything pending with one non-blocking `send` on the socket when websocketpp holds nothing of the connection (`Options::direct_writes`), and hands websocketpp only what the socket did not take, as one prepared message written in order before anything later |
-/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
+/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand, the close frame with the code is written: after everything queued, or, for 1013 or a backlog over `Options::drop_backlog_bytes`, after only the part of a write already under way (the rest is dropped). The handshake is cut after `Options::close_handshake_timeout`; then the socket lingers (reads and discards) until the peer closes its side, `Options::close_linger` at most, so the peer reads the code instead of a TCP reset |
 /// | `ping`          | an empty ping frame queued like any frame; a client's ping is answered the same way (open() installs the connection's ping handler), so every frame of an open connection passes through parley's writer |
 /// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
 /// or call `open`, `message`, `pong` and `closed` from your own handlers.
 template <class Config = WebsocketppConfig<>>
-class WebsocketppTransport {
+class WebsocketppTransport : public AsioExecutor {
 public:
     using config_type = Config;
     using server_type = websocketpp::server<Config>;
     using connection_type = typename server_type::connection_type;
     using connection_ptr = typename server_type::connection_ptr;
     using message_ptr = typename Config::message_type::ptr;
-    using io_context = websocketpp::lib::asio::io_service;
-    using executor_type = io_context::executor_type;
+    using io_context = AsioExecutor::io_context;
+    using executor_type = AsioExecutor::executor_type;
 
     /// One connection as the core sees it.
     struct Peer {
@@ -121,13 +132,10 @@ public:
     };
 
     using handle_type = std::shared_ptr<Peer>;
-    using lane_type = websocketpp::lib::asio::strand<executor_type>;
-    /// On the io_context's own executor (one pointer): a strand executor would
-    /// be type-erased into an allocation of its own per timer.
-    using timer_object = websocketpp::lib::asio::basic_waitable_timer<
-        std::chrono::steady_clock, websocketpp::lib::asio::wait_traits<std::chrono::steady_clock>,
-        executor_type>;
-    using timer_type = std::shared_ptr<timer_object>;
+    /// Lanes, timers, post and clocks: AsioExecutor's.
+    using lane_type = AsioExecutor::lane_type;
+    using timer_object = AsioExecutor::timer_object;
+    using timer_type = AsioExecutor::timer_type;
     using lobby_type = Lobby<WebsocketppTransport>;
     using client_type = Client<WebsocketppTransport>;
     using client_ptr = std::shared_ptr<client_type>;
@@ -137,9 +145,16 @@ public:
         /// before the TCP connection is dropped anyway. Keep it well below the
         /// server's shutdown timeout.
         std::chrono::milliseconds close_handshake_timeout{2000};
-        /// A close with more than this queued skips the close frame (it would
-        /// wait behind the backlog) and drops the connection at once.
+        /// A close with more than this queued drops the queued frames not yet
+        /// being written, so the close frame does not wait behind them (a
+        /// slow consumer's close, 1013, always does).
         std::size_t drop_backlog_bytes = 64 * 1024;
+        /// After the connection ended, how long its socket may keep reading
+        /// and discarding what the peer still sends (a frame over the size
+        /// limit, say) before it is closed: closing with unread input would
+        /// send a TCP reset, and the peer would lose our close frame. A peer
+        /// that closes its side ends this at once. Plain TCP only (not TLS).
+        std::chrono::milliseconds close_linger{2000};
         /// Copy the request headers into each session's PeerInfo::headers (for
         /// checks of your own). false leaves them out (the remote address,
         /// Origin, path and query are always there): a few hundred bytes less
@@ -176,47 +191,17 @@ public:
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
-    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {
-        lanes_.reserve(options_.lanes);
-        for (std::size_t i = 0; i < options_.lanes; ++i)
-            lanes_.push_back(websocketpp::lib::asio::make_strand(io_.get_executor()));
-    }
+    WebsocketppTransport(io_context& io, Options options)
+        : AsioExecutor(io, options.lanes), options_(options) {}
 
     WebsocketppTransport(const WebsocketppTransport&) = delete;
     WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
 
-    io_context& context() noexcept { return io_; }
     const Options& options() const noexcept { return options_; }
 
     // ---- the Transport policy ------------------------------------------------------
 
-    /// Thread-safe.
-    lane_type make_lane() {
-        if (lanes_.empty()) return websocketpp::lib::asio::make_strand(io_.get_executor());
-        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
-    }
-
-    void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
-
-    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
-    std::chrono::system_clock::time_point wall_now() const {
-        return std::chrono::system_clock::now();
-    }
-
-    timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
-        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
-        timer->async_wait(websocketpp::lib::asio::bind_executor(
-            lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
-                if (ec == websocketpp::lib::asio::error::operation_aborted) return;
-                task();
-            }));
-        return timer;
-    }
-
-    /// Called on the timer's own lane (the core's rule), so it never races the wait.
-    void cancel_timer(timer_type& timer) {
-        if (timer) timer->cancel();
-    }
+    // make_lane, post, now, wall_now, start_timer, cancel_timer: AsioExecutor's.
 
     /// Thread-safe; takes the connection's outbox lock only. The first send of
     /// a Frame encodes it; every other recipient reuses that buffer.
@@ -226,17 +211,22 @@ public:
         queue(h, wire);
     }
 
+    /// The close frame carries `code` to the peer in every case (a slow
+    /// consumer's 1013 too): only a connection websocketpp can no longer
+    /// close (its socket failed) is dropped without one.
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
         if (h->closing.exchange(true, std::memory_order_acq_rel)) return;
         auto con = h->connection.lock();
         if (!con) return;
-        const bool drop = code == close_code::try_again_later ||
-                          h->outbox.bytes() > options_.drop_backlog_bytes;
-        on_strand(con, [con, peer = h, code, reason = std::string(reason), drop,
+        const bool cut_backlog = code == close_code::try_again_later ||
+                                 h->outbox.bytes() > options_.drop_backlog_bytes;
+        on_strand(con, [con, peer = h, code, reason = std::string(reason), cut_backlog,
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
-            if (drop) return drop_now(con);
-            flush(con, *peer, true);  // the close frame follows everything sent before it
+            if (cut_backlog)
+                peer->outbox.cancel();  // the close frame follows the write under way only
+            else
+                flush(con, *peer, true);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -288,6 +278,8 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
+        if constexpr (std::is_base_of_v<detail::WsppLingeringSocket, connection_type>)
+            con->set_close_linger(options_.close_linger);
         // Over TLS the socket carries records, not frames: only websocketpp may write.
         auto peer = std::make_shared<Peer>(
             con, options_.direct_writes && detail::can_write_directly && !con->is_secure());
@@ -452,10 +444,7 @@ private:
         return close_code::abnormal;
     }
 
-    io_context& io_;
     Options options_;
-    std::vector<lane_type> lanes_;
-    std::atomic<std::size_t> next_lane_{0};
 };
 
 PARLEY_NAMESPACE_END

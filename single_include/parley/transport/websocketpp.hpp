@@ -21,6 +21,114 @@
 #endif
 
 #include <parley/parley.hpp>
+// ----- begin <parley/transport/asio_executor.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// The executor half of the Transport policy (see <parley/transport.hpp>,
+// `is_executor_v`) on an Asio io_context: lanes are strands, timers are
+// waitable timers. A transport on Asio derives from it and adds only the
+// connection half (send, close, ping, buffered counts); WebsocketppTransport
+// does. Standalone Asio (ASIO_STANDALONE) by default; Boost.Asio when
+// PARLEY_WEBSOCKETPP_BOOST_ASIO is defined, as websocketpp is then built on it.
+
+#if defined(PARLEY_WEBSOCKETPP_BOOST_ASIO)
+#include <boost/asio.hpp>
+#else
+#if !defined(ASIO_STANDALONE)
+#define ASIO_STANDALONE
+#endif
+#include <asio.hpp>
+#endif
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+
+namespace detail {
+#if defined(PARLEY_WEBSOCKETPP_BOOST_ASIO)
+namespace asio_lib = ::boost::asio;
+#else
+namespace asio_lib = ::asio;
+#endif
+}  // namespace detail
+
+/// Lanes, posts, clocks and timers on one io_context (the `is_executor_v` part
+/// of the Transport policy):
+///
+/// | requirement   | here                                                                  |
+/// |---------------|-----------------------------------------------------------------------|
+/// | `lane_type`   | `strand<io_context::executor_type>`; `make_lane()` hands out the strands of a fixed pool in turn (`lanes`, 0: a new strand each time) |
+/// | `post`        | `asio::post` onto the strand                                           |
+/// | `now`, `wall_now` | `steady_clock::now()`, `system_clock::now()`                       |
+/// | `timer_type`  | `shared_ptr` to a timer on the io_context's executor (one pointer: a strand executor would be type-erased into an allocation of its own per timer); the task runs on its lane; a cancelled timer's task never runs; default-constructed: no timer |
+///
+/// Thread-safe: any thread may make lanes, post and start timers;
+/// `cancel_timer` is called on the timer's own lane (the core's rule).
+class AsioExecutor {
+public:
+    using io_context = detail::asio_lib::io_context;
+    using executor_type = io_context::executor_type;
+    using lane_type = detail::asio_lib::strand<executor_type>;
+    using timer_object = detail::asio_lib::basic_waitable_timer<
+        std::chrono::steady_clock, detail::asio_lib::wait_traits<std::chrono::steady_clock>,
+        executor_type>;
+    using timer_type = std::shared_ptr<timer_object>;
+
+    /// `lanes`: how many strands `make_lane()` shares out (see
+    /// WebsocketppTransport::Options::lanes for why a pool).
+    explicit AsioExecutor(io_context& io, std::size_t lanes = 256) : io_(io) {
+        lanes_.reserve(lanes);
+        for (std::size_t i = 0; i < lanes; ++i)
+            lanes_.push_back(detail::asio_lib::make_strand(io_.get_executor()));
+    }
+
+    AsioExecutor(const AsioExecutor&) = delete;
+    AsioExecutor& operator=(const AsioExecutor&) = delete;
+
+    io_context& context() noexcept { return io_; }
+
+    lane_type make_lane() {
+        if (lanes_.empty()) return detail::asio_lib::make_strand(io_.get_executor());
+        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
+    }
+
+    void post(lane_type& lane, Task task) { detail::asio_lib::post(lane, std::move(task)); }
+
+    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
+    std::chrono::system_clock::time_point wall_now() const {
+        return std::chrono::system_clock::now();
+    }
+
+    timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
+        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
+        timer->async_wait(detail::asio_lib::bind_executor(
+            lane, [timer, task = std::move(task)](const auto& ec) {
+                if (ec == detail::asio_lib::error::operation_aborted) return;
+                task();
+            }));
+        return timer;
+    }
+
+    /// Called on the timer's own lane (the core's rule), so it never races the wait.
+    void cancel_timer(timer_type& timer) {
+        if (timer) timer->cancel();
+    }
+
+private:
+    io_context& io_;
+    std::vector<lane_type> lanes_;
+    std::atomic<std::size_t> next_lane_{0};
+};
+
+static_assert(is_executor_v<AsioExecutor>, "parley::AsioExecutor must model the executor part");
+
+PARLEY_NAMESPACE_END
+// ----- end <parley/transport/asio_executor.hpp> -----
 // ----- begin <parley/transport/detail/websocketpp_handshake.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
@@ -148,6 +256,158 @@ private:
 }  // namespace detail
 PARLEY_NAMESPACE_END
 // ----- end <parley/transport/detail/websocketpp_handshake.hpp> -----
+// ----- begin <parley/transport/detail/websocketpp_lingering_socket.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+//
+// Internal to <parley/transport/websocketpp.hpp>: websocketpp's plain TCP
+// socket policy with a lingering close, so a close frame parley sends is not
+// destroyed by a TCP reset when the peer is still writing.
+
+#if !defined(ASIO_STANDALONE) && !defined(PARLEY_WEBSOCKETPP_BOOST_ASIO)
+#define ASIO_STANDALONE
+#endif
+
+#include <websocketpp/transport/asio/security/none.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <utility>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// websocketpp's `basic_socket` connection (plain TCP) with one change: how it
+/// ends. websocketpp shuts both directions down and closes the socket; when
+/// the peer is still sending (a 4 MiB frame over the size limit: websocketpp
+/// stops reading the moment it sees the frame's header), the kernel answers
+/// the unread bytes with a TCP reset, and a reset makes the peer throw away
+/// what it has not read yet, our close frame included: it sees 1006 instead
+/// of the code we sent.
+///
+/// Here the end is a lingering close, as HTTP servers do it: shut down the
+/// sending side only (a FIN after everything written, the close frame
+/// included), report the end to websocketpp at once (so the application hears
+/// the close without waiting), then keep reading and discarding whatever the
+/// peer still sends until it closes its side too. Only then is the socket
+/// closed, with nothing unread, so no reset. A peer that neither stops sending
+/// nor closes holds the socket for `close_linger` at most; then it is closed
+/// anyway.
+class WsppLingeringSocket : public websocketpp::transport::asio::basic_socket::connection {
+    using base = websocketpp::transport::asio::basic_socket::connection;
+
+public:
+    using type = WsppLingeringSocket;
+    using ptr = std::shared_ptr<type>;
+
+    /// How long the socket may keep draining after the connection ended.
+    static constexpr std::chrono::milliseconds default_close_linger{2000};
+
+    /// Set before the connection ends (the transport does it at open).
+    void set_close_linger(std::chrono::milliseconds linger) { linger_ = linger; }
+    std::chrono::milliseconds close_linger() const { return linger_; }
+
+protected:
+    /// Keeps the connection's strand (websocketpp's connection holds the same
+    /// one): the drain's handlers run on it, beside websocketpp's own.
+    websocketpp::lib::error_code init_asio(io_service_ptr service, strand_ptr strand,
+                                           bool is_server) {
+        service_ = service;
+        strand_ = strand;
+        return base::init_asio(service, std::move(strand), is_server);
+    }
+
+    /// Called by websocketpp's `terminate`, on the connection's strand.
+    void async_shutdown(websocketpp::transport::asio::socket::shutdown_handler done) {
+        auto& socket = get_raw_socket();
+        websocketpp::lib::asio::error_code ec;
+        websocketpp::lib::asio::socket_base::linger abortive;
+        socket.get_option(abortive, ec);
+        if (!ec && abortive.enabled() && abortive.timeout() == 0) {
+            // SO_LINGER 0: the transport asked for a reset (WebsocketppTransport::drop).
+            socket.close(ec);
+            return done(ec);
+        }
+        socket.shutdown(websocketpp::lib::asio::ip::tcp::socket::shutdown_send, ec);
+        done(ec);
+        if (!ec) linger();
+    }
+
+private:
+    /// What one drain owns: a discard buffer (never read) and its deadline.
+    struct Drain {
+        explicit Drain(websocketpp::lib::asio::io_service& io) : deadline(io) {}
+        std::array<char, 4096> sink{};
+        websocketpp::lib::asio::steady_timer deadline;
+    };
+
+    /// Runs `handler` through the strand when there is one, else directly.
+    template <class Handler>
+    struct WrappedHandler {
+        strand_ptr strand;
+        Handler handler;
+        template <class... Args>
+        void operator()(Args... args) {
+            if (!strand) return handler(args...);
+            strand->dispatch([h = std::move(handler), args...]() mutable { h(args...); });
+        }
+    };
+
+    /// `handler`, run on the connection's strand when there is one.
+    template <class Handler>
+    auto wrap(Handler handler) {
+        return WrappedHandler<Handler>{strand_, std::move(handler)};
+    }
+
+    void linger() {
+        // The whole websocketpp connection shares this control block, so the
+        // drain keeps all of it (and the socket) alive until it ends.
+        auto self = std::static_pointer_cast<type>(get_shared());
+        auto drain = std::make_shared<Drain>(*service_);
+        drain->deadline.expires_after(linger_);
+        drain->deadline.async_wait(
+            wrap([self, drain](const websocketpp::lib::asio::error_code& ec) {
+                if (ec == websocketpp::lib::asio::error::operation_aborted) return;
+                self->finish();
+            }));
+        read_more(std::move(self), std::move(drain));
+    }
+
+    static void read_more(ptr self, std::shared_ptr<Drain> drain) {
+        auto& socket = self->get_raw_socket();
+        auto buffer = websocketpp::lib::asio::buffer(drain->sink);
+        socket.async_read_some(
+            buffer, self->wrap([self, drain](const websocketpp::lib::asio::error_code& ec,
+                                             std::size_t) mutable {
+                if (!ec) return read_more(std::move(self), std::move(drain));
+                // The peer's FIN (or an error, or the deadline closed the socket).
+                drain->deadline.cancel();
+                self->finish();
+            }));
+    }
+
+    void finish() {
+        websocketpp::lib::asio::error_code ignored;
+        get_raw_socket().close(ignored);
+    }
+
+    io_service_ptr service_ = nullptr;
+    strand_ptr strand_;
+    std::chrono::milliseconds linger_ = default_close_linger;
+};
+
+/// The endpoint half of the socket policy: websocketpp's plain one, making
+/// WsppLingeringSocket connections.
+class WsppLingeringSocketEndpoint : public websocketpp::transport::asio::basic_socket::endpoint {
+public:
+    using type = WsppLingeringSocketEndpoint;
+    using socket_con_type = WsppLingeringSocket;
+    using socket_con_ptr = WsppLingeringSocket::ptr;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/transport/detail/websocketpp_lingering_socket.hpp> -----
 // ----- begin <parley/transport/detail/websocketpp_message.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 //
@@ -180,6 +440,9 @@ struct WsppBacklog {
     /// Batches alive (handed to websocketpp and not yet released): while any
     /// is, the socket is websocketpp's and nothing may be written beside it.
     std::atomic<std::size_t> batches{0};
+    /// Set when the connection closes without its backlog: batches not yet
+    /// being written are written empty (see WsppMessage::get_payload).
+    std::atomic<bool> cancelled{false};
 };
 
 /// The wire header of an unmasked (server-to-client) final text frame of
@@ -294,10 +557,24 @@ public:
     opcode get_opcode() const { return opcode_; }
     void set_opcode(opcode op) { opcode_ = op; }
 
-    const std::string& get_header() const { return header_; }
+    /// websocketpp reads a message's header only when it puts the message into
+    /// a socket write (connection::write_frame, on the strand): from then on a
+    /// batch's bytes are on their way and must go whole.
+    const std::string& get_header() const {
+        if (backlog_ && !backlog_->cancelled.load(std::memory_order_acquire))
+            writing_.store(true, std::memory_order_relaxed);
+        return header_;
+    }
     void set_header(const std::string& header) { header_ = header; }
     const std::string& get_extension_data() const { return extension_data_; }
-    const std::string& get_payload() const { return payload_; }
+    /// A batch of a connection that closed without its backlog reads as empty,
+    /// unless its write had begun (see get_header).
+    const std::string& get_payload() const {
+        if (backlog_ && !writing_.load(std::memory_order_relaxed) &&
+            backlog_->cancelled.load(std::memory_order_acquire))
+            return empty_payload();
+        return payload_;
+    }
     /// Only for messages websocketpp builds itself (inbound and control frames).
     std::string& get_raw_payload() { return payload_; }
     void set_payload(const std::string& payload) { payload_ = payload; }
@@ -316,6 +593,11 @@ public:
     }
 
 private:
+    static const std::string& empty_payload() {
+        static const std::string empty;
+        return empty;
+    }
+
     con_msg_man_weak_ptr manager_;
     std::string header_;
     std::string extension_data_;
@@ -330,6 +612,7 @@ private:
     WsppBacklog* backlog_ = nullptr;
     std::size_t counted_bytes_ = 0;
     std::size_t counted_frames_ = 0;
+    mutable std::atomic<bool> writing_{false};
 };
 
 }  // namespace detail
@@ -496,6 +779,15 @@ public:
         backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
     }
 
+    /// The connection is closing without its backlog (see
+    /// WebsocketppTransport::close): drops what is pending, and the batches
+    /// websocketpp holds and has not started writing go out empty, so the close
+    /// frame queued next follows only the write under way. On the strand.
+    void cancel() {
+        backlog_.cancelled.store(true, std::memory_order_release);
+        discard();
+    }
+
     std::size_t bytes() const { return backlog_.bytes.load(std::memory_order_relaxed); }
     std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
 
@@ -557,10 +849,19 @@ struct WsppConnectionBase : Base {
 /// asio_tls, or your own) with parley's message type, which carries a batch of
 /// encoded frames and counts each connection's backlog exactly, the handshake
 /// kept on the heap (freed once the connection is open, see
-/// `Options::release_handshake`), and a small read buffer.
+/// `Options::release_handshake`), a small read buffer, and, on plain TCP, a
+/// lingering close (detail::WsppLingeringSocket: the peer reads our close
+/// frame even while it is still sending, instead of a TCP reset).
 template <class Base = websocketpp::config::asio>
 struct WebsocketppConfig : Base {
     using type = WebsocketppConfig;
+    struct transport_config : Base::transport_config {
+        using socket_type = std::conditional_t<
+            std::is_same_v<typename Base::transport_config::socket_type,
+                           websocketpp::transport::asio::basic_socket::endpoint>,
+            detail::WsppLingeringSocketEndpoint, typename Base::transport_config::socket_type>;
+    };
+    using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
     using message_type =
         detail::WsppMessage<websocketpp::message_buffer::alloc::con_msg_manager>;
     using con_msg_manager_type = websocketpp::message_buffer::alloc::con_msg_manager<message_type>;
@@ -587,22 +888,22 @@ struct WebsocketppConfig : Base {
 /// | `lane_type`     | `asio::strand<io_context::executor_type>` on the server's io_context; `make_lane()` hands out the strands of a fixed pool in turn (`Options::lanes`) |
 /// | `timer_type`    | `shared_ptr` to a timer on the io_context's executor; the task runs on its lane; a cancelled timer's task never runs |
 /// | `send`          | the Frame's wire form (header and payload in one buffer, encoded once and shared by every recipient) is appended to the connection's outbox (a copy, no allocation, one uncontended lock); the first append after a flush posts a flush to the connection's strand, which writes everything pending with one non-blocking `send` on the socket when websocketpp holds nothing of the connection (`Options::direct_writes`), and hands websocketpp only what the socket did not take, as one prepared message written in order before anything later |
-/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand: a backlog over `Options::drop_backlog_bytes`, or 1013, drops the TCP connection at once (RST, queue freed); otherwise the close frame follows what is queued and the handshake is cut after `Options::close_handshake_timeout` |
+/// | `close`         | later sends to the connection are ignored at once; then, on the connection's strand, the close frame with the code is written: after everything queued, or, for 1013 or a backlog over `Options::drop_backlog_bytes`, after only the part of a write already under way (the rest is dropped). The handshake is cut after `Options::close_handshake_timeout`; then the socket lingers (reads and discards) until the peer closes its side, `Options::close_linger` at most, so the peer reads the code instead of a TCP reset |
 /// | `ping`          | an empty ping frame queued like any frame; a client's ping is answered the same way (open() installs the connection's ping handler), so every frame of an open connection passes through parley's writer |
 /// | `buffered_amount` / `buffered_frames` | bytes / frames sent and not yet written to the socket; exact per frame: each frame counts until the socket write of its batch completed |
 ///
 /// Inbound events come from websocketpp's handlers: `bind()` installs them all,
 /// or call `open`, `message`, `pong` and `closed` from your own handlers.
 template <class Config = WebsocketppConfig<>>
-class WebsocketppTransport {
+class WebsocketppTransport : public AsioExecutor {
 public:
     using config_type = Config;
     using server_type = websocketpp::server<Config>;
     using connection_type = typename server_type::connection_type;
     using connection_ptr = typename server_type::connection_ptr;
     using message_ptr = typename Config::message_type::ptr;
-    using io_context = websocketpp::lib::asio::io_service;
-    using executor_type = io_context::executor_type;
+    using io_context = AsioExecutor::io_context;
+    using executor_type = AsioExecutor::executor_type;
 
     /// One connection as the core sees it.
     struct Peer {
@@ -617,13 +918,10 @@ public:
     };
 
     using handle_type = std::shared_ptr<Peer>;
-    using lane_type = websocketpp::lib::asio::strand<executor_type>;
-    /// On the io_context's own executor (one pointer): a strand executor would
-    /// be type-erased into an allocation of its own per timer.
-    using timer_object = websocketpp::lib::asio::basic_waitable_timer<
-        std::chrono::steady_clock, websocketpp::lib::asio::wait_traits<std::chrono::steady_clock>,
-        executor_type>;
-    using timer_type = std::shared_ptr<timer_object>;
+    /// Lanes, timers, post and clocks: AsioExecutor's.
+    using lane_type = AsioExecutor::lane_type;
+    using timer_object = AsioExecutor::timer_object;
+    using timer_type = AsioExecutor::timer_type;
     using lobby_type = Lobby<WebsocketppTransport>;
     using client_type = Client<WebsocketppTransport>;
     using client_ptr = std::shared_ptr<client_type>;
@@ -633,9 +931,16 @@ public:
         /// before the TCP connection is dropped anyway. Keep it well below the
         /// server's shutdown timeout.
         std::chrono::milliseconds close_handshake_timeout{2000};
-        /// A close with more than this queued skips the close frame (it would
-        /// wait behind the backlog) and drops the connection at once.
+        /// A close with more than this queued drops the queued frames not yet
+        /// being written, so the close frame does not wait behind them (a
+        /// slow consumer's close, 1013, always does).
         std::size_t drop_backlog_bytes = 64 * 1024;
+        /// After the connection ended, how long its socket may keep reading
+        /// and discarding what the peer still sends (a frame over the size
+        /// limit, say) before it is closed: closing with unread input would
+        /// send a TCP reset, and the peer would lose our close frame. A peer
+        /// that closes its side ends this at once. Plain TCP only (not TLS).
+        std::chrono::milliseconds close_linger{2000};
         /// Copy the request headers into each session's PeerInfo::headers (for
         /// checks of your own). false leaves them out (the remote address,
         /// Origin, path and query are always there): a few hundred bytes less
@@ -672,47 +977,17 @@ public:
     };
 
     explicit WebsocketppTransport(io_context& io) : WebsocketppTransport(io, Options{}) {}
-    WebsocketppTransport(io_context& io, Options options) : io_(io), options_(options) {
-        lanes_.reserve(options_.lanes);
-        for (std::size_t i = 0; i < options_.lanes; ++i)
-            lanes_.push_back(websocketpp::lib::asio::make_strand(io_.get_executor()));
-    }
+    WebsocketppTransport(io_context& io, Options options)
+        : AsioExecutor(io, options.lanes), options_(options) {}
 
     WebsocketppTransport(const WebsocketppTransport&) = delete;
     WebsocketppTransport& operator=(const WebsocketppTransport&) = delete;
 
-    io_context& context() noexcept { return io_; }
     const Options& options() const noexcept { return options_; }
 
     // ---- the Transport policy ------------------------------------------------------
 
-    /// Thread-safe.
-    lane_type make_lane() {
-        if (lanes_.empty()) return websocketpp::lib::asio::make_strand(io_.get_executor());
-        return lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
-    }
-
-    void post(lane_type& lane, Task task) { websocketpp::lib::asio::post(lane, std::move(task)); }
-
-    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
-    std::chrono::system_clock::time_point wall_now() const {
-        return std::chrono::system_clock::now();
-    }
-
-    timer_type start_timer(lane_type& lane, std::chrono::milliseconds delay, Task task) {
-        auto timer = std::make_shared<timer_object>(io_.get_executor(), delay);
-        timer->async_wait(websocketpp::lib::asio::bind_executor(
-            lane, [timer, task = std::move(task)](const websocketpp::lib::asio::error_code& ec) {
-                if (ec == websocketpp::lib::asio::error::operation_aborted) return;
-                task();
-            }));
-        return timer;
-    }
-
-    /// Called on the timer's own lane (the core's rule), so it never races the wait.
-    void cancel_timer(timer_type& timer) {
-        if (timer) timer->cancel();
-    }
+    // make_lane, post, now, wall_now, start_timer, cancel_timer: AsioExecutor's.
 
     /// Thread-safe; takes the connection's outbox lock only. The first send of
     /// a Frame encodes it; every other recipient reuses that buffer.
@@ -722,17 +997,22 @@ public:
         queue(h, wire);
     }
 
+    /// The close frame carries `code` to the peer in every case (a slow
+    /// consumer's 1013 too): only a connection websocketpp can no longer
+    /// close (its socket failed) is dropped without one.
     void close(const handle_type& h, std::uint16_t code, std::string_view reason) {
         if (h->closing.exchange(true, std::memory_order_acq_rel)) return;
         auto con = h->connection.lock();
         if (!con) return;
-        const bool drop = code == close_code::try_again_later ||
-                          h->outbox.bytes() > options_.drop_backlog_bytes;
-        on_strand(con, [con, peer = h, code, reason = std::string(reason), drop,
+        const bool cut_backlog = code == close_code::try_again_later ||
+                                 h->outbox.bytes() > options_.drop_backlog_bytes;
+        on_strand(con, [con, peer = h, code, reason = std::string(reason), cut_backlog,
                         timeout = options_.close_handshake_timeout] {
             if (con->get_state() != websocketpp::session::state::open) return;
-            if (drop) return drop_now(con);
-            flush(con, *peer, true);  // the close frame follows everything sent before it
+            if (cut_backlog)
+                peer->outbox.cancel();  // the close frame follows the write under way only
+            else
+                flush(con, *peer, true);  // the close frame follows everything sent before it
             con->set_close_handshake_timeout(static_cast<long>(timeout.count()));
             websocketpp::lib::error_code ec;
             con->close(static_cast<websocketpp::close::status::value>(code), reason, ec);
@@ -784,6 +1064,8 @@ public:
     /// Open handler: starts a session for `con` in `lobby`.
     client_ptr open(const connection_ptr& con, lobby_type& lobby) {
         con->set_max_message_size(lobby.limits().max_frame_bytes);
+        if constexpr (std::is_base_of_v<detail::WsppLingeringSocket, connection_type>)
+            con->set_close_linger(options_.close_linger);
         // Over TLS the socket carries records, not frames: only websocketpp may write.
         auto peer = std::make_shared<Peer>(
             con, options_.direct_writes && detail::can_write_directly && !con->is_secure());
@@ -948,10 +1230,7 @@ private:
         return close_code::abnormal;
     }
 
-    io_context& io_;
     Options options_;
-    std::vector<lane_type> lanes_;
-    std::atomic<std::size_t> next_lane_{0};
 };
 
 PARLEY_NAMESPACE_END

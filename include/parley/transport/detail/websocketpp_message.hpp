@@ -32,6 +32,9 @@ struct WsppBacklog {
     /// Batches alive (handed to websocketpp and not yet released): while any
     /// is, the socket is websocketpp's and nothing may be written beside it.
     std::atomic<std::size_t> batches{0};
+    /// Set when the connection closes without its backlog: batches not yet
+    /// being written are written empty (see WsppMessage::get_payload).
+    std::atomic<bool> cancelled{false};
 };
 
 /// The wire header of an unmasked (server-to-client) final text frame of
@@ -146,10 +149,24 @@ public:
     opcode get_opcode() const { return opcode_; }
     void set_opcode(opcode op) { opcode_ = op; }
 
-    const std::string& get_header() const { return header_; }
+    /// websocketpp reads a message's header only when it puts the message into
+    /// a socket write (connection::write_frame, on the strand): from then on a
+    /// batch's bytes are on their way and must go whole.
+    const std::string& get_header() const {
+        if (backlog_ && !backlog_->cancelled.load(std::memory_order_acquire))
+            writing_.store(true, std::memory_order_relaxed);
+        return header_;
+    }
     void set_header(const std::string& header) { header_ = header; }
     const std::string& get_extension_data() const { return extension_data_; }
-    const std::string& get_payload() const { return payload_; }
+    /// A batch of a connection that closed without its backlog reads as empty,
+    /// unless its write had begun (see get_header).
+    const std::string& get_payload() const {
+        if (backlog_ && !writing_.load(std::memory_order_relaxed) &&
+            backlog_->cancelled.load(std::memory_order_acquire))
+            return empty_payload();
+        return payload_;
+    }
     /// Only for messages websocketpp builds itself (inbound and control frames).
     std::string& get_raw_payload() { return payload_; }
     void set_payload(const std::string& payload) { payload_ = payload; }
@@ -168,6 +185,11 @@ public:
     }
 
 private:
+    static const std::string& empty_payload() {
+        static const std::string empty;
+        return empty;
+    }
+
     con_msg_man_weak_ptr manager_;
     std::string header_;
     std::string extension_data_;
@@ -182,6 +204,7 @@ private:
     WsppBacklog* backlog_ = nullptr;
     std::size_t counted_bytes_ = 0;
     std::size_t counted_frames_ = 0;
+    mutable std::atomic<bool> writing_{false};
 };
 
 }  // namespace detail

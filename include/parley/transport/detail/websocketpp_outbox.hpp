@@ -118,6 +118,15 @@ public:
         backlog_.frames.fetch_sub(frames, std::memory_order_relaxed);
     }
 
+    /// The connection is closing without its backlog (see
+    /// WebsocketppTransport::close): drops what is pending, and the batches
+    /// websocketpp holds and has not started writing go out empty, so the close
+    /// frame queued next follows only the write under way. On the strand.
+    void cancel() {
+        backlog_.cancelled.store(true, std::memory_order_release);
+        discard();
+    }
+
     std::size_t bytes() const { return backlog_.bytes.load(std::memory_order_relaxed); }
     std::size_t frames() const { return backlog_.frames.load(std::memory_order_relaxed); }
 
