@@ -209,12 +209,12 @@ Result run_full(int members, std::uint64_t target_deliveries, int text_bytes) {
     const int senders = std::min(members, 50);
     const std::uint64_t messages = std::max<std::uint64_t>(200, target_deliveries / static_cast<std::uint64_t>(members));
     std::string text(static_cast<std::size_t>(text_bytes), 'x');
-    std::vector<std::string> frames;
-    for (int s = 0; s < senders; ++s)
-        frames.push_back(R"({"type":"send","room":"general","text":")" + text + R"(","client_id":"c)" + std::to_string(s) + "\"}");
-    // Copies made before timing: the transport hands Client::receive a string it owns.
+    // One frame per message, made before timing (the transport hands
+    // Client::receive a string it owns), each with its own client_id as a real
+    // client sends: a repeated one would be answered with the original alone.
     std::vector<std::string> copies(static_cast<std::size_t>(messages));
-    for (std::uint64_t m = 0; m < messages; ++m) copies[m] = frames[static_cast<std::size_t>(m % static_cast<std::uint64_t>(senders))];
+    for (std::uint64_t m = 0; m < messages; ++m)
+        copies[m] = R"({"type":"send","room":"general","text":")" + text + R"(","client_id":"c)" + std::to_string(m) + "\"}";
     const auto before = room.net.frames();
     const auto a0 = g_allocations;
     const double c0 = thread_cpu_s(), w0 = wall_s();
@@ -261,12 +261,14 @@ Result run_hub(int members, std::uint64_t target_deliveries, int text_bytes) {
     net.run();
     const std::uint64_t messages = std::max<std::uint64_t>(200, target_deliveries / static_cast<std::uint64_t>(members));
     const std::string text(static_cast<std::size_t>(text_bytes), 'x');
+    std::vector<std::string> client_ids(static_cast<std::size_t>(messages));
+    for (std::uint64_t m = 0; m < messages; ++m) client_ids[m] = "c" + std::to_string(m);
     const auto before = net.frames();
     const auto a0 = g_allocations;
     const double c0 = thread_cpu_s(), w0 = wall_s();
     for (std::uint64_t m = 0; m < messages; ++m) {
         const auto& c = clients[static_cast<std::size_t>(m % static_cast<std::uint64_t>(members))];
-        hub->send(c->session(), text, "c1", {});
+        hub->send(c->session(), text, client_ids[m], {});
         net.run();
     }
     const double c1 = thread_cpu_s(), w1 = wall_s();

@@ -219,7 +219,7 @@ private:
         std::size_t sent = 0;
         std::vector<std::uint64_t> slow;
         for (auto& m : members_) {
-            if (m.session == except || m.client->connection_gone()) continue;
+            if (m.session == except) continue;
             if (lobby_.try_send(m.handle, frame)) ++sent;
             else slow.push_back(m.session);
         }
