@@ -170,19 +170,26 @@ struct Room {
 
 }  // namespace
 
-TEST_CASE("after a connection's close is reported the core calls nothing on its handle") {
+TEST_CASE("after a connection's close is reported the core calls its handle at most for a broadcast under way") {
     Room r;
     // Alice's message reaches the room's lane after bob's close report and
-    // before his session has left the room: the broadcast still lists him.
+    // before his session has left the room: the broadcast still lists him and
+    // may send to him (harmless by the contract; broadcasts do not check, to
+    // keep a load per member off the hot path). Nothing else calls the handle.
     r.alice.send(R"({"type":"send","room":"general","text":"still there?"})");
     r.t.disconnect(r.bob.handle());
     r.t.run_until_idle();
     CHECK(r.bob.connection().close_reported);
-    CHECK(r.bob.connection().calls_after_report == 0);
+    // One delivery: the budget check reads the two buffered counts, then sends.
+    CHECK(r.bob.connection().calls_after_report <= 3);
     CHECK(r.alice.count("message") == 1);
-    // Timers due after the report (keepalive, identify) leave it alone too.
+    const auto after_broadcast = r.bob.connection().calls_after_report;
+    // He has left the room: later messages and timers due after the report
+    // (keepalive, identify) leave the handle alone.
+    r.alice.send(R"({"type":"send","room":"general","text":"gone?"})");
     r.t.advance(std::chrono::minutes(5));
-    CHECK(r.bob.connection().calls_after_report == 0);
+    CHECK(r.alice.count("message") == 2);
+    CHECK(r.bob.connection().calls_after_report == after_broadcast);
 }
 
 TEST_CASE("a server close racing the close report calls nothing on the handle after it") {

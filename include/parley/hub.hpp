@@ -2,6 +2,7 @@
 #pragma once
 
 #include <parley/bus.hpp>
+#include <parley/detail/client_id_index.hpp>
 #include <parley/detail/events.hpp>
 #include <parley/detail/remote_members.hpp>
 #include <parley/detail/request.hpp>
@@ -218,7 +219,7 @@ private:
         std::size_t sent = 0;
         std::vector<std::uint64_t> slow;
         for (auto& m : members_) {
-            if (m.session == except || m.client->connection_gone()) continue;
+            if (m.session == except) continue;
             if (lobby_.try_send(m.handle, frame)) ++sent;
             else slow.push_back(m.session);
         }
@@ -427,7 +428,7 @@ private:
         if (!m) return reply_not_member(session, ref);
         // Exactly once: a send repeated with the same client_id (a resend after a
         // lost echo, maybe on a new connection) gets the original back, alone.
-        if (!sent_by_client_id_.empty() && !client_id.empty())
+        if (sent_ids_.size() != 0 && !client_id.empty())
             if (const auto* original = already_sent(m->author, client_id))
                 return reply(*m, detail::encode_message_with_head(message_head_, *original));
         ChatMessage message;
@@ -452,49 +453,39 @@ private:
 
     void window_push(StoredMessagePtr stored) {
         if (!stored->message.client_id.empty())
-            sent_by_client_id_.emplace(stored->message.client_id, stored->message.seq);
+            sent_ids_.insert(stored->message.client_id, stored->message.seq);
         window_.push_back(std::move(stored));
         while (window_.size() > limits_.history_window) {
-            forget_client_id(*window_.front());
+            const auto& leaving = window_.front()->message;
+            if (!leaving.client_id.empty()) sent_ids_.erase(leaving.client_id, leaving.seq);
             window_.pop_front();
         }
     }
 
     void window_clear() {
         window_.clear();
-        sent_by_client_id_.clear();
+        sent_ids_.clear();
     }
 
-    void forget_client_id(const StoredMessage& leaving) {
-        if (leaving.message.client_id.empty()) {
-            // A tombstone forgot its client_id: drop index entries that point
-            // before the window instead (rare: deletes only).
-            if (sent_by_client_id_.size() > window_.size()) {
-                const auto first = window_.size() > 1 ? window_[1]->message.seq : next_seq_;
-                for (auto it = sent_by_client_id_.begin(); it != sent_by_client_id_.end();)
-                    it = it->second < first ? sent_by_client_id_.erase(it) : std::next(it);
-            }
-            return;
-        }
-        auto [begin, end] = sent_by_client_id_.equal_range(leaving.message.client_id);
-        for (auto it = begin; it != end; ++it)
-            if (it->second == leaving.message.seq) {
-                sent_by_client_id_.erase(it);
-                return;
-            }
+    /// A window slot takes the message's new version; a tombstone leaves the
+    /// client_id index (it keeps no client_id to be found by later).
+    void replace_in_window(StoredMessagePtr& slot, StoredMessagePtr changed) {
+        if (changed->message.deleted && !slot->message.client_id.empty())
+            sent_ids_.erase(slot->message.client_id, slot->message.seq);
+        slot = std::move(changed);
     }
 
     /// The message `author` already sent with `client_id`, while it is in the window.
     const StoredMessage* already_sent(const std::string& author, const std::string& client_id) const {
         if (client_id.empty() || author.empty() || window_.empty()) return nullptr;
         const auto first = window_.front()->message.seq;
-        auto [begin, end] = sent_by_client_id_.equal_range(client_id);
-        for (auto it = begin; it != end; ++it) {
-            if (it->second < first || it->second - first >= window_.size()) continue;
-            const auto& m = *window_[it->second - first];
-            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) return &m;
-        }
-        return nullptr;
+        const StoredMessage* found = nullptr;
+        sent_ids_.candidates(client_id, [&](std::uint64_t seq) {
+            if (found || seq < first || seq - first >= window_.size()) return;
+            const auto& m = *window_[seq - first];
+            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) found = &m;
+        });
+        return found;
     }
 
     /// Clustered: the Bus numbers, stores and publishes the message; every node,
@@ -624,7 +615,7 @@ private:
             const auto seq = event.patch->seq;
             if (seq >= window_.front()->message.seq && seq <= window_.back()->message.seq) {
                 auto& slot = window_[seq - window_.front()->message.seq];
-                slot = event.patch->applied_to(slot->message);
+                replace_in_window(slot, event.patch->applied_to(slot->message));
             }
         }
         broadcast_local(event.frame);
@@ -692,7 +683,7 @@ private:
                                                       limits_.edit_window)
                                                       .count()) +
                                    " s after they are sent");
-        slot = patch.applied_to(slot->message);
+        replace_in_window(slot, patch.applied_to(slot->message));
         lobby_.store().update(record_.id, patch, slot);
         const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
                                            : detail::encode_deleted(record_.id, patch.seq));
@@ -709,7 +700,7 @@ private:
             return reply_error(m.client, m.handle, ref, ErrorCode::too_many_reactions,
                                "a message has at most " + std::to_string(limits_.max_reactions_per_message) +
                                    " different reactions");
-        slot = patch.applied_to(slot->message);
+        replace_in_window(slot, patch.applied_to(slot->message));
         lobby_.store().update(record_.id, patch, slot);
         const auto* now = slot->message.reaction(patch.emoji);
         broadcast(make_frame(detail::encode_reaction(record_.id, patch.seq, patch.emoji, m.nick, patch.on,
@@ -952,9 +943,7 @@ private:
     std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
-    // The window's messages by client_id (several authors may use the same
-    // one), so a repeated `send` is found without scanning the window.
-    std::unordered_multimap<std::string, std::uint64_t> sent_by_client_id_;
+    detail::ClientIdIndex sent_ids_;  // the window's messages by client_id: exactly-once sends
     bool retired_ = false;
 
     typename Transport::timer_type typing_timer_{};
