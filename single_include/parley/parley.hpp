@@ -1916,6 +1916,108 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/hub.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+// ----- begin <parley/detail/client_id_index.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+PARLEY_NAMESPACE_BEGIN
+namespace detail {
+
+/// The seqs of a room's recent messages by a 64-bit hash of their client_id, so
+/// a repeated `send` is found without scanning the history window. An
+/// open-addressing table of (hash, seq) pairs: nothing is allocated per
+/// message, and it grows (doubling) only while the window fills. A hit is a
+/// candidate only; the caller confirms it against the message (the client_id
+/// itself and the author).
+class ClientIdIndex {
+public:
+    void insert(std::string_view client_id, std::uint64_t seq) {
+        if ((size_ + 1) * 2 > slots_.size()) grow();
+        place(Slot{hash(client_id), seq});
+        ++size_;
+    }
+
+    /// Forgets `seq`, which was inserted with `client_id`; nothing if it was not.
+    void erase(std::string_view client_id, std::uint64_t seq) {
+        if (slots_.empty()) return;
+        const auto h = hash(client_id);
+        for (std::size_t i = h & mask(); slots_[i].seq != 0; i = (i + 1) & mask()) {
+            if (slots_[i].seq == seq && slots_[i].hash == h) return remove_at(i);
+        }
+    }
+
+    /// Calls `visit(seq)` for each entry whose client_id hashes like `client_id`.
+    template <class Visit>
+    void candidates(std::string_view client_id, Visit&& visit) const {
+        if (size_ == 0) return;
+        const auto h = hash(client_id);
+        for (std::size_t i = h & mask(); slots_[i].seq != 0; i = (i + 1) & mask())
+            if (slots_[i].hash == h) visit(slots_[i].seq);
+    }
+
+    void clear() {
+        slots_.clear();
+        size_ = 0;
+    }
+
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    struct Slot {
+        std::uint64_t hash = 0;
+        std::uint64_t seq = 0;  // 0: empty (seqs start at 1)
+    };
+
+    // FNV-1a, then a final mix so nearby ids ("c1", "c2") spread over the table.
+    static std::uint64_t hash(std::string_view s) noexcept {
+        std::uint64_t h = 0xcbf29ce484222325ull;
+        for (const unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdull;
+        return h ^ (h >> 33);
+    }
+
+    std::size_t mask() const noexcept { return slots_.size() - 1; }
+
+    void place(Slot slot) {
+        std::size_t i = slot.hash & mask();
+        while (slots_[i].seq != 0) i = (i + 1) & mask();
+        slots_[i] = slot;
+    }
+
+    void grow() {
+        std::vector<Slot> old(slots_.empty() ? 16 : slots_.size() * 2);
+        old.swap(slots_);
+        for (const auto& slot : old)
+            if (slot.seq != 0) place(slot);
+    }
+
+    // Backward-shift deletion: later entries of the probe run move up, so a
+    // lookup never stops early at a hole and no tombstones accumulate.
+    void remove_at(std::size_t hole) {
+        --size_;
+        for (std::size_t i = (hole + 1) & mask(); slots_[i].seq != 0; i = (i + 1) & mask()) {
+            const std::size_t home = slots_[i].hash & mask();
+            // Move it into the hole unless its home lies cyclically in (hole, i].
+            const bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+            if (stays) continue;
+            slots_[hole] = slots_[i];
+            hole = i;
+        }
+        slots_[hole] = Slot{};
+    }
+
+    std::vector<Slot> slots_;  // a power of two in size, at most half full
+    std::size_t size_ = 0;
+};
+
+}  // namespace detail
+PARLEY_NAMESPACE_END
+// ----- end <parley/detail/client_id_index.hpp> -----
 // ----- begin <parley/detail/events.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
@@ -3157,7 +3259,7 @@ private:
         std::size_t sent = 0;
         std::vector<std::uint64_t> slow;
         for (auto& m : members_) {
-            if (m.session == except || m.client->connection_gone()) continue;
+            if (m.session == except) continue;
             if (lobby_.try_send(m.handle, frame)) ++sent;
             else slow.push_back(m.session);
         }
@@ -3366,7 +3468,7 @@ private:
         if (!m) return reply_not_member(session, ref);
         // Exactly once: a send repeated with the same client_id (a resend after a
         // lost echo, maybe on a new connection) gets the original back, alone.
-        if (!sent_by_client_id_.empty() && !client_id.empty())
+        if (sent_ids_.size() != 0 && !client_id.empty())
             if (const auto* original = already_sent(m->author, client_id))
                 return reply(*m, detail::encode_message_with_head(message_head_, *original));
         ChatMessage message;
@@ -3391,49 +3493,39 @@ private:
 
     void window_push(StoredMessagePtr stored) {
         if (!stored->message.client_id.empty())
-            sent_by_client_id_.emplace(stored->message.client_id, stored->message.seq);
+            sent_ids_.insert(stored->message.client_id, stored->message.seq);
         window_.push_back(std::move(stored));
         while (window_.size() > limits_.history_window) {
-            forget_client_id(*window_.front());
+            const auto& leaving = window_.front()->message;
+            if (!leaving.client_id.empty()) sent_ids_.erase(leaving.client_id, leaving.seq);
             window_.pop_front();
         }
     }
 
     void window_clear() {
         window_.clear();
-        sent_by_client_id_.clear();
+        sent_ids_.clear();
     }
 
-    void forget_client_id(const StoredMessage& leaving) {
-        if (leaving.message.client_id.empty()) {
-            // A tombstone forgot its client_id: drop index entries that point
-            // before the window instead (rare: deletes only).
-            if (sent_by_client_id_.size() > window_.size()) {
-                const auto first = window_.size() > 1 ? window_[1]->message.seq : next_seq_;
-                for (auto it = sent_by_client_id_.begin(); it != sent_by_client_id_.end();)
-                    it = it->second < first ? sent_by_client_id_.erase(it) : std::next(it);
-            }
-            return;
-        }
-        auto [begin, end] = sent_by_client_id_.equal_range(leaving.message.client_id);
-        for (auto it = begin; it != end; ++it)
-            if (it->second == leaving.message.seq) {
-                sent_by_client_id_.erase(it);
-                return;
-            }
+    /// A window slot takes the message's new version; a tombstone leaves the
+    /// client_id index (it keeps no client_id to be found by later).
+    void replace_in_window(StoredMessagePtr& slot, StoredMessagePtr changed) {
+        if (changed->message.deleted && !slot->message.client_id.empty())
+            sent_ids_.erase(slot->message.client_id, slot->message.seq);
+        slot = std::move(changed);
     }
 
     /// The message `author` already sent with `client_id`, while it is in the window.
     const StoredMessage* already_sent(const std::string& author, const std::string& client_id) const {
         if (client_id.empty() || author.empty() || window_.empty()) return nullptr;
         const auto first = window_.front()->message.seq;
-        auto [begin, end] = sent_by_client_id_.equal_range(client_id);
-        for (auto it = begin; it != end; ++it) {
-            if (it->second < first || it->second - first >= window_.size()) continue;
-            const auto& m = *window_[it->second - first];
-            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) return &m;
-        }
-        return nullptr;
+        const StoredMessage* found = nullptr;
+        sent_ids_.candidates(client_id, [&](std::uint64_t seq) {
+            if (found || seq < first || seq - first >= window_.size()) return;
+            const auto& m = *window_[seq - first];
+            if (!m.message.deleted && m.message.author == author && m.message.client_id == client_id) found = &m;
+        });
+        return found;
     }
 
     /// Clustered: the Bus numbers, stores and publishes the message; every node,
@@ -3563,7 +3655,7 @@ private:
             const auto seq = event.patch->seq;
             if (seq >= window_.front()->message.seq && seq <= window_.back()->message.seq) {
                 auto& slot = window_[seq - window_.front()->message.seq];
-                slot = event.patch->applied_to(slot->message);
+                replace_in_window(slot, event.patch->applied_to(slot->message));
             }
         }
         broadcast_local(event.frame);
@@ -3631,7 +3723,7 @@ private:
                                                       limits_.edit_window)
                                                       .count()) +
                                    " s after they are sent");
-        slot = patch.applied_to(slot->message);
+        replace_in_window(slot, patch.applied_to(slot->message));
         lobby_.store().update(record_.id, patch, slot);
         const auto frame = make_frame(edit ? detail::encode_edited(record_.id, slot->message)
                                            : detail::encode_deleted(record_.id, patch.seq));
@@ -3648,7 +3740,7 @@ private:
             return reply_error(m.client, m.handle, ref, ErrorCode::too_many_reactions,
                                "a message has at most " + std::to_string(limits_.max_reactions_per_message) +
                                    " different reactions");
-        slot = patch.applied_to(slot->message);
+        replace_in_window(slot, patch.applied_to(slot->message));
         lobby_.store().update(record_.id, patch, slot);
         const auto* now = slot->message.reaction(patch.emoji);
         broadcast(make_frame(detail::encode_reaction(record_.id, patch.seq, patch.emoji, m.nick, patch.on,
@@ -3891,9 +3983,7 @@ private:
     std::vector<std::function<void()>> members_waiters_;  // joins waiting for its read
     std::uint64_t next_seq_;
     std::deque<StoredMessagePtr> window_;  // contiguous seqs, newest last
-    // The window's messages by client_id (several authors may use the same
-    // one), so a repeated `send` is found without scanning the window.
-    std::unordered_multimap<std::string, std::uint64_t> sent_by_client_id_;
+    detail::ClientIdIndex sent_ids_;  // the window's messages by client_id: exactly-once sends
     bool retired_ = false;
 
     typename Transport::timer_type typing_timer_{};
