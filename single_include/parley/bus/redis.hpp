@@ -633,7 +633,7 @@ public:
     std::string room_seq(const std::string& room) const { return tagged(room) + ":seq"; }
     std::string room_stream(const std::string& room) const { return tagged(room) + ":stream"; }
     std::string room_deleted(const std::string& room) const { return tagged(room) + ":deleted"; }
-    /// Edited texts by entry id ("edited_at\ntext"), applied on read like tombstones.
+    /// The latest edit of each edited entry, by entry id (a MessagePatch, patch_codec.hpp), applied on read.
     std::string room_edits(const std::string& room) const { return tagged(room) + ":edits"; }
     /// Reactions by entry id, as JSON `[[emoji, [author, ...]], ...]` (see scripts.hpp `react`).
     std::string room_reactions(const std::string& room) const { return tagged(room) + ":reactions"; }
@@ -674,6 +674,60 @@ PARLEY_NAMESPACE_END
 // ----- begin <parley/bus/redis/redis_bus.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
+// ----- begin <parley/bus/redis/patch_codec.hpp> -----
+// parley: real-time chat inside your server. MIT licence, see LICENSE.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+PARLEY_NAMESPACE_BEGIN
+
+/// A MessagePatch as one line of JSON (strings escape their newlines): how a
+/// change to a message travels between nodes (the room channel) and how an edit
+/// is kept in Redis (the room's edits hash), so both read the same form.
+inline std::string encode_message_patch(const MessagePatch& patch) {
+    detail::JsonWriter w;
+    w.field("seq", patch.seq);
+    if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
+    if (patch.kind == MessagePatch::Kind::reacted)
+        return w.field("emoji", patch.emoji).field("author", patch.author).field("on", patch.on).finish();
+    w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
+    return w.finish();
+}
+
+inline std::optional<MessagePatch> decode_message_patch(std::string_view line) {
+    rapidjson::Document doc;
+    std::string error;
+    if (!detail::parse_json(line, doc, error) || !doc.IsObject()) return std::nullopt;
+    const auto* seq = detail::find_member(doc, "seq");
+    if (!seq || !seq->IsUint64()) return std::nullopt;
+    MessagePatch patch;
+    patch.seq = seq->GetUint64();
+    const auto* deleted = detail::find_member(doc, "deleted");
+    if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
+    const auto* emoji = detail::find_member(doc, "emoji");
+    if (emoji) {
+        const auto* author = detail::find_member(doc, "author");
+        const auto* on = detail::find_member(doc, "on");
+        if (!emoji->IsString() || !author || !author->IsString() || !on || !on->IsBool()) return std::nullopt;
+        patch.kind = MessagePatch::Kind::reacted;
+        patch.emoji.assign(emoji->GetString(), emoji->GetStringLength());
+        patch.author.assign(author->GetString(), author->GetStringLength());
+        patch.on = on->GetBool();
+        return patch;
+    }
+    const auto* text = detail::find_member(doc, "text");
+    const auto* at = detail::find_member(doc, "edited_at");
+    if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;
+    patch.kind = MessagePatch::Kind::edited;
+    patch.text.assign(text->GetString(), text->GetStringLength());
+    patch.edited_at = at->GetInt64();
+    return patch;
+}
+
+PARLEY_NAMESPACE_END
+// ----- end <parley/bus/redis/patch_codec.hpp> -----
 // ----- begin <parley/bus/redis/scripts.hpp> -----
 // parley: real-time chat inside your server. MIT licence, see LICENSE.
 
@@ -756,7 +810,7 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted, edit, reactions} (edit: "edited_at\ntext", or
+/// each as {id, fields, deleted, edit, reactions} (edit: the edit patch, or
 /// nil; reactions: the JSON `react` keeps, or nil).
 /// KEYS: stream, tombstone set, edits hash, reactions hash.
 inline constexpr const char* read = R"lua(
@@ -1065,7 +1119,7 @@ public:
             if (!self->cmd_->up()) return;  // presence and typing are not worth queueing
             // origin \n 0 \n patch (one line of JSON, or empty) \n frame
             std::string payload = event.origin_node + "\n0\n";
-            if (event.patch) payload.append(encode_patch(*event.patch));
+            if (event.patch) payload.append(encode_message_patch(*event.patch));
             payload.push_back('\n');
             payload.append(event.frame->text());
             self->cmd_->command({"PUBLISH", self->keys_.room_channel(event.room_id), std::move(payload)},
@@ -1478,52 +1532,11 @@ private:
         }
         // The third line: a sequenced message's author, or another event's patch.
         if (event.seq != 0) event.author = payload.substr(b + 1, c - b - 1);
-        else if (c > b + 1) event.patch = decode_patch(std::string_view(payload).substr(b + 1, c - b - 1));
+        else if (c > b + 1) event.patch = decode_message_patch(std::string_view(payload).substr(b + 1, c - b - 1));
         event.frame = make_frame(payload.substr(c + 1));
         auto handlers = it->second;  // a handler may unsubscribe
         for (auto& [node, handler] : handlers)
             if (event.seq != 0 || node != event.origin_node) handler(event);
-    }
-
-    /// A MessagePatch as one line of JSON (strings escape their newlines).
-    static std::string encode_patch(const MessagePatch& patch) {
-        detail::JsonWriter w;
-        w.field("seq", patch.seq);
-        if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
-        if (patch.kind == MessagePatch::Kind::reacted)
-            return w.field("emoji", patch.emoji).field("author", patch.author).field("on", patch.on).finish();
-        w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
-        return w.finish();
-    }
-
-    static std::optional<MessagePatch> decode_patch(std::string_view line) {
-        rapidjson::Document doc;
-        std::string error;
-        if (!detail::parse_json(line, doc, error) || !doc.IsObject()) return std::nullopt;
-        const auto* seq = detail::find_member(doc, "seq");
-        if (!seq || !seq->IsUint64()) return std::nullopt;
-        MessagePatch patch;
-        patch.seq = seq->GetUint64();
-        const auto* deleted = detail::find_member(doc, "deleted");
-        if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
-        const auto* emoji = detail::find_member(doc, "emoji");
-        if (emoji) {
-            const auto* author = detail::find_member(doc, "author");
-            const auto* on = detail::find_member(doc, "on");
-            if (!emoji->IsString() || !author || !author->IsString() || !on || !on->IsBool()) return std::nullopt;
-            patch.kind = MessagePatch::Kind::reacted;
-            patch.emoji.assign(emoji->GetString(), emoji->GetStringLength());
-            patch.author.assign(author->GetString(), author->GetStringLength());
-            patch.on = on->GetBool();
-            return patch;
-        }
-        const auto* text = detail::find_member(doc, "text");
-        const auto* at = detail::find_member(doc, "edited_at");
-        if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;
-        patch.kind = MessagePatch::Kind::edited;
-        patch.text.assign(text->GetString(), text->GetStringLength());
-        patch.edited_at = at->GetInt64();
-        return patch;
     }
 
     void lobby_event(const std::string& payload) {
@@ -1978,8 +1991,7 @@ public:
                               {id, patch.emoji, patch.author, patch.on ? "1" : "0"}, [](auto) {});
             return;
         }
-        bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
-                      [](auto) {});
+        bus_->command({"HSET", keys_.room_edits(room_id), id, encode_message_patch(patch)}, [](auto) {});
     }
 
     void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {
@@ -2063,11 +2075,10 @@ private:
         }
         if (e.elements[2].integer == 1) return make_tombstone(m);
         if (e.elements.size() > 3 && e.elements[3].is_string()) {
-            const auto& edit = e.elements[3].str;
-            const auto cut = edit.find('\n');
-            if (cut != std::string::npos) {
-                m.edited_at = std::strtoll(edit.substr(0, cut).c_str(), nullptr, 10);
-                m.text = edit.substr(cut + 1);
+            const auto edit = decode_message_patch(e.elements[3].str);
+            if (edit && edit->kind == MessagePatch::Kind::edited) {
+                m.text = edit->text;
+                m.edited_at = edit->edited_at;
             }
         }
         if (e.elements.size() > 4 && e.elements[4].is_string()) decode_reactions(e.elements[4].str, m);

@@ -19,7 +19,7 @@ public:
     std::string room_seq(const std::string& room) const { return tagged(room) + ":seq"; }
     std::string room_stream(const std::string& room) const { return tagged(room) + ":stream"; }
     std::string room_deleted(const std::string& room) const { return tagged(room) + ":deleted"; }
-    /// Edited texts by entry id ("edited_at\ntext"), applied on read like tombstones.
+    /// The latest edit of each edited entry, by entry id (a MessagePatch, patch_codec.hpp), applied on read.
     std::string room_edits(const std::string& room) const { return tagged(room) + ":edits"; }
     /// Reactions by entry id, as JSON `[[emoji, [author, ...]], ...]` (see scripts.hpp `react`).
     std::string room_reactions(const std::string& room) const { return tagged(room) + ":reactions"; }

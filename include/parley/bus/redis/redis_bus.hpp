@@ -4,6 +4,7 @@
 #include <parley/bus.hpp>
 #include <parley/bus/redis/connection.hpp>
 #include <parley/bus/redis/keys.hpp>
+#include <parley/bus/redis/patch_codec.hpp>
 #include <parley/bus/redis/scripts.hpp>
 #include <parley/detail/json.hpp>
 #include <parley/frame.hpp>
@@ -216,7 +217,7 @@ public:
             if (!self->cmd_->up()) return;  // presence and typing are not worth queueing
             // origin \n 0 \n patch (one line of JSON, or empty) \n frame
             std::string payload = event.origin_node + "\n0\n";
-            if (event.patch) payload.append(encode_patch(*event.patch));
+            if (event.patch) payload.append(encode_message_patch(*event.patch));
             payload.push_back('\n');
             payload.append(event.frame->text());
             self->cmd_->command({"PUBLISH", self->keys_.room_channel(event.room_id), std::move(payload)},
@@ -629,52 +630,11 @@ private:
         }
         // The third line: a sequenced message's author, or another event's patch.
         if (event.seq != 0) event.author = payload.substr(b + 1, c - b - 1);
-        else if (c > b + 1) event.patch = decode_patch(std::string_view(payload).substr(b + 1, c - b - 1));
+        else if (c > b + 1) event.patch = decode_message_patch(std::string_view(payload).substr(b + 1, c - b - 1));
         event.frame = make_frame(payload.substr(c + 1));
         auto handlers = it->second;  // a handler may unsubscribe
         for (auto& [node, handler] : handlers)
             if (event.seq != 0 || node != event.origin_node) handler(event);
-    }
-
-    /// A MessagePatch as one line of JSON (strings escape their newlines).
-    static std::string encode_patch(const MessagePatch& patch) {
-        detail::JsonWriter w;
-        w.field("seq", patch.seq);
-        if (patch.kind == MessagePatch::Kind::deleted) return w.field("deleted", true).finish();
-        if (patch.kind == MessagePatch::Kind::reacted)
-            return w.field("emoji", patch.emoji).field("author", patch.author).field("on", patch.on).finish();
-        w.field("text", patch.text).key("edited_at").i64(patch.edited_at);
-        return w.finish();
-    }
-
-    static std::optional<MessagePatch> decode_patch(std::string_view line) {
-        rapidjson::Document doc;
-        std::string error;
-        if (!detail::parse_json(line, doc, error) || !doc.IsObject()) return std::nullopt;
-        const auto* seq = detail::find_member(doc, "seq");
-        if (!seq || !seq->IsUint64()) return std::nullopt;
-        MessagePatch patch;
-        patch.seq = seq->GetUint64();
-        const auto* deleted = detail::find_member(doc, "deleted");
-        if (deleted && deleted->IsBool() && deleted->GetBool()) return patch;
-        const auto* emoji = detail::find_member(doc, "emoji");
-        if (emoji) {
-            const auto* author = detail::find_member(doc, "author");
-            const auto* on = detail::find_member(doc, "on");
-            if (!emoji->IsString() || !author || !author->IsString() || !on || !on->IsBool()) return std::nullopt;
-            patch.kind = MessagePatch::Kind::reacted;
-            patch.emoji.assign(emoji->GetString(), emoji->GetStringLength());
-            patch.author.assign(author->GetString(), author->GetStringLength());
-            patch.on = on->GetBool();
-            return patch;
-        }
-        const auto* text = detail::find_member(doc, "text");
-        const auto* at = detail::find_member(doc, "edited_at");
-        if (!text || !text->IsString() || !at || !at->IsInt64()) return std::nullopt;
-        patch.kind = MessagePatch::Kind::edited;
-        patch.text.assign(text->GetString(), text->GetStringLength());
-        patch.edited_at = at->GetInt64();
-        return patch;
     }
 
     void lobby_event(const std::string& payload) {

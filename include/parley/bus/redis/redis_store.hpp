@@ -129,8 +129,7 @@ public:
                               {id, patch.emoji, patch.author, patch.on ? "1" : "0"}, [](auto) {});
             return;
         }
-        bus_->command({"HSET", keys_.room_edits(room_id), id, std::to_string(m.edited_at) + "\n" + m.text},
-                      [](auto) {});
+        bus_->command({"HSET", keys_.room_edits(room_id), id, encode_message_patch(patch)}, [](auto) {});
     }
 
     void read(const std::string& room_id, HistoryQuery query, ReadDone done) override {
@@ -214,11 +213,10 @@ private:
         }
         if (e.elements[2].integer == 1) return make_tombstone(m);
         if (e.elements.size() > 3 && e.elements[3].is_string()) {
-            const auto& edit = e.elements[3].str;
-            const auto cut = edit.find('\n');
-            if (cut != std::string::npos) {
-                m.edited_at = std::strtoll(edit.substr(0, cut).c_str(), nullptr, 10);
-                m.text = edit.substr(cut + 1);
+            const auto edit = decode_message_patch(e.elements[3].str);
+            if (edit && edit->kind == MessagePatch::Kind::edited) {
+                m.text = edit->text;
+                m.edited_at = edit->edited_at;
             }
         }
         if (e.elements.size() > 4 && e.elements[4].is_string()) decode_reactions(e.elements[4].str, m);

@@ -82,7 +82,7 @@ return 1
 )lua";
 
 /// History newest first: entries with ARGV[2] <= id <= ARGV[1], at most ARGV[3],
-/// each as {id, fields, deleted, edit, reactions} (edit: "edited_at\ntext", or
+/// each as {id, fields, deleted, edit, reactions} (edit: the edit patch, or
 /// nil; reactions: the JSON `react` keeps, or nil).
 /// KEYS: stream, tombstone set, edits hash, reactions hash.
 inline constexpr const char* read = R"lua(
